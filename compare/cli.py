@@ -1,0 +1,121 @@
+"""The `gradcompare` command line. User errors get one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import NoReturn
+
+from rich.console import Console
+
+import manual.train
+import torch_impl.train
+from compare.config import (
+    DEVICE_NAMES,
+    DTYPE_NAMES,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    ConfigError,
+    RunConfig,
+)
+from compare.experiment import run_both
+from compare.gradcheck import check_gradients
+from compare.report import print_report, to_json
+from torch_impl.device import DeviceError
+
+EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; its message says how to fix it."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message` and a pointer to --help, then exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that make a RunConfig; defaults come from RunConfig itself."""
+    d = RunConfig()
+    g = p.add_argument_group("training")
+    g.add_argument("--loss", choices=LOSS_NAMES, default=d.loss, help="loss function")
+    g.add_argument("--lr", type=float, default=d.lr, help="SGD learning rate")
+    g.add_argument("--epochs", type=int, default=d.epochs, help="full-batch epochs")
+    g.add_argument("--seed", type=int, default=d.seed, help="torch.manual_seed before the model")
+    g.add_argument(
+        "--model", choices=MODEL_NAMES, default=d.model, help="nn.Parameter or nn.Linear"
+    )
+    g.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum")
+    g.add_argument("--dampening", type=float, default=d.dampening, help="SGD dampening")
+    g.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty")
+    g.add_argument("--dtype", choices=DTYPE_NAMES, default=d.dtype, help="floating-point type")
+    g.add_argument("--device", choices=DEVICE_NAMES, default=d.device, help="torch device")
+    g = p.add_argument_group("data: y = weight·x + bias over arange(start, end, step)")
+    g.add_argument("--weight", type=float, default=d.weight, help="true weight")
+    g.add_argument("--bias", type=float, default=d.bias, help="true bias")
+    g.add_argument("--start", type=float, default=d.start, help="first x")
+    g.add_argument("--end", type=float, default=d.end, help="x stops before this")
+    g.add_argument("--step", type=float, default=d.step, help="spacing of x")
+    g.add_argument("--train-split", type=float, default=d.train_split, help="training fraction")
+    g.add_argument("--features", type=int, default=d.features, help="number of input features d")
+    g.add_argument("--noise", type=float, default=d.noise, help="std of Gaussian noise on y")
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    """Build (and so validate) the RunConfig from parsed flags."""
+    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train both implementations side by side and report whether they agree."""
+    config = config_from(args)
+    c = run_both(config)
+    grads = check_gradients(
+        c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, config.loss
+    )
+    if args.json:
+        print(json.dumps(to_json(c, grads), indent=2))
+    else:
+        print_report(c, grads, Console())
+    return EXIT_AGREE if c.agree else EXIT_DISAGREE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run}
+
+
+def build_parser() -> Parser:
+    """The parser for every subcommand."""
+    parser = Parser(
+        prog="gradcompare",
+        description="Linear regression trained with hand-derived NumPy gradients and with "
+        "PyTorch autograd, compared epoch by epoch.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="train both implementations and compare (the default)")
+    add_run_flags(run)
+    run.add_argument("--json", action="store_true", help="print one JSON object instead")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `gradcompare`; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "run")  # `gradcompare --loss mse` means `gradcompare run --loss mse`
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
+        lr = getattr(args, "lr", None)
+        print(f"gradcompare: error: {e}; try a smaller --lr (this run used {lr})", file=sys.stderr)
+    except (ConfigError, DeviceError, UserError) as e:
+        print(f"gradcompare: error: {e}", file=sys.stderr)
+    return EXIT_USAGE

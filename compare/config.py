@@ -1,0 +1,99 @@
+"""One run's settings, checked once here so nothing downstream has to."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+LOSS_NAMES = ("l1", "mse", "huber")
+MODEL_NAMES = ("parameter", "linear")
+DTYPE_NAMES = ("float32", "float64")
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run. The defaults are the course chapter's."""
+
+    loss: str = "l1"  # l1 | mse | huber, as nn.L1Loss / nn.MSELoss / nn.HuberLoss
+    lr: float = 0.01  # SGD learning rate
+    epochs: int = 100  # full passes over the training data
+    seed: int = 42  # torch.manual_seed for the start, and the seed for extra features/noise
+    model: str = "parameter"  # parameter (nn.Parameter, course model_0) | linear (nn.Linear)
+    momentum: float = 0.0  # SGD momentum μ
+    dampening: float = 0.0  # SGD dampening τ
+    nesterov: bool = False  # Nesterov momentum
+    weight_decay: float = 0.0  # L2 penalty λ added to the gradient
+    dtype: str = "float32"  # float32 | float64, for data, parameters and arithmetic
+    device: str = "auto"  # auto | cpu | cuda, for the torch side
+    weight: float = 0.7  # true weight of the line (first feature's)
+    bias: float = 0.3  # true bias of the line
+    start: float = 0.0  # first x
+    end: float = 1.0  # x stops before this
+    step: float = 0.02  # spacing of x
+    train_split: float = 0.8  # fraction of points, taken from the front, used for training
+    features: int = 1  # d, the number of input features
+    noise: float = 0.0  # standard deviation of Gaussian noise added to y
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"--{_flag(f.name)} is {value}; give a finite number")
+        _choice("loss", self.loss, LOSS_NAMES)
+        _choice("model", self.model, MODEL_NAMES)
+        _choice("dtype", self.dtype, DTYPE_NAMES)
+        _choice("device", self.device, DEVICE_NAMES)
+        if self.lr <= 0:
+            raise ConfigError(f"--lr is {self.lr}; the learning rate must be > 0, e.g. --lr 0.01")
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs is {self.epochs}; train for at least 1 epoch")
+        if self.momentum < 0:
+            raise ConfigError(f"--momentum is {self.momentum}; use a value >= 0, e.g. 0.9")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay is {self.weight_decay}; use a value >= 0")
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ConfigError(
+                "--nesterov needs a momentum > 0 and zero dampening; add e.g. --momentum 0.9"
+            )
+        if self.features < 1:
+            raise ConfigError(f"--features is {self.features}; use at least 1 feature")
+        if self.noise < 0:
+            raise ConfigError(f"--noise is {self.noise}; a standard deviation must be >= 0")
+        if self.step <= 0:
+            raise ConfigError(f"--step is {self.step}; the spacing of x must be > 0, e.g. 0.02")
+        if self.start >= self.end:
+            raise ConfigError(
+                f"--start {self.start} is not below --end {self.end}; x runs from start up to end"
+            )
+        n = self.n_points
+        if n > MAX_POINTS:
+            raise ConfigError(
+                f"{n} points is more than {MAX_POINTS}; use a larger --step or a shorter range"
+            )
+        n_train = int(self.train_split * n)
+        if not 0 < self.train_split < 1 or n_train < 1 or n_train >= n:
+            raise ConfigError(
+                f"--train-split {self.train_split} of {n} points leaves "
+                f"{n_train} to train and {n - n_train} to test; both need at least 1 point "
+                "(use a split between 0 and 1, or more points via --step)"
+            )
+
+    @property
+    def n_points(self) -> int:
+        """len(arange(start, end, step))."""
+        return max(0, math.ceil((self.end - self.start) / self.step))
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"--{name} {value!r} is unknown; choose one of {', '.join(allowed)}")

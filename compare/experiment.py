@@ -1,0 +1,166 @@
+"""Feed both implementations the same data and the same start, train both, compare every epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import manual.train
+import torch_impl.train
+from compare.closed_form import least_squares
+from compare.config import RunConfig
+from compare.tolerance import TOLERANCES, Tolerance
+from manual.data import Split, make_line
+from manual.losses import LOSSES
+from manual.optim import SGD
+from torch_impl.data import to_tensor
+from torch_impl.device import DTYPES, resolve_device
+from torch_impl.losses import make_loss
+from torch_impl.model import MODELS, weight_and_bias
+from torch_impl.optim import make_sgd
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One implementation's run as arrays, one row per epoch."""
+
+    weight: np.ndarray  # (epochs, d), after each update
+    bias: np.ndarray  # (epochs,), after each update
+    train_loss: np.ndarray  # (epochs,), before each update
+    test_loss: np.ndarray  # (epochs,), after each update
+
+    @classmethod
+    def from_history(cls, h: manual.train.History | torch_impl.train.History) -> Trajectory:
+        """Stack either package's History into arrays."""
+        return cls(
+            weight=np.array(h.weight, dtype=np.float64),
+            bias=np.array(h.bias, dtype=np.float64),
+            train_loss=np.array(h.train_loss, dtype=np.float64),
+            test_loss=np.array(h.test_loss, dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Both trajectories and how far apart they are, epoch by epoch."""
+
+    config: RunConfig  # what was run
+    split: Split  # the data both sides saw
+    device: str  # where the torch side ran
+    initial_weight: np.ndarray  # (d,), the common start
+    initial_bias: float  # the common start
+    manual: Trajectory  # hand-derived NumPy
+    torch: Trajectory  # autograd
+    weight_diff: np.ndarray  # (epochs,), max_j |w_manual - w_torch|
+    bias_diff: np.ndarray  # (epochs,), |b_manual - b_torch|
+    tolerance: Tolerance  # what counts as agreement for this dtype
+    first_divergence_epoch: int | None  # first epoch beyond tolerance, None if never
+    closed_form: tuple[np.ndarray, float] | None  # MSE optimum (w*, b*), None for other losses
+
+    @property
+    def agree(self) -> bool:
+        """True when no epoch left the tolerance."""
+        return self.first_divergence_epoch is None
+
+    @property
+    def param_diff(self) -> np.ndarray:
+        """(epochs,), the largest |Δ| over all parameters."""
+        return np.maximum(self.weight_diff, self.bias_diff)
+
+
+def make_data(config: RunConfig) -> Split:
+    """The one dataset both implementations are fed from."""
+    return make_line(
+        weight=config.weight,
+        bias=config.bias,
+        start=config.start,
+        end=config.end,
+        step=config.step,
+        train_split=config.train_split,
+        features=config.features,
+        noise=config.noise,
+        seed=config.seed,
+        dtype=config.dtype,
+    )
+
+
+def initial_model(config: RunConfig, device: torch.device) -> torch.nn.Module:
+    """The torch model as the course builds it: torch.manual_seed first, on the CPU, then moved."""
+    torch.manual_seed(config.seed)
+    model = MODELS[config.model](features=config.features, dtype=DTYPES[config.dtype])
+    return model.to(device)
+
+
+def sgd_options(config: RunConfig) -> SGD:
+    """The optimizer's hyperparameters, shared by both sides."""
+    return SGD(
+        lr=config.lr,
+        momentum=config.momentum,
+        dampening=config.dampening,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+    )
+
+
+def first_divergence(m: Trajectory, t: Trajectory, tol: Tolerance) -> int | None:
+    """The first epoch where any parameter differs by more than the tolerance, or None."""
+    w_out = (np.abs(m.weight - t.weight) > tol.bound(t.weight)).any(axis=1)
+    b_out = np.abs(m.bias - t.bias) > tol.bound(t.bias)
+    out = np.flatnonzero(w_out | b_out)
+    return int(out[0]) if out.size else None
+
+
+def run_both(config: RunConfig) -> Comparison:
+    """Train manual and torch from the same start on the same data, and compare them."""
+    device = resolve_device(config.device)
+    split = make_data(config)
+    model = initial_model(config, device)
+    weight, bias = weight_and_bias(model)
+    w0 = weight.detach().cpu().numpy().copy()
+    b0 = bias.detach().cpu().numpy().copy()
+    opt = sgd_options(config)
+
+    _, _, manual_history = manual.train.fit(
+        split.X_train,
+        split.y_train,
+        split.X_test,
+        split.y_test,
+        (w0.copy(), b0.copy()),
+        LOSSES[config.loss],
+        opt,
+        config.epochs,
+    )
+    torch_history = torch_impl.train.fit(
+        model,
+        make_loss(config.loss),
+        make_sgd(model.parameters(), **vars(opt)),
+        to_tensor(split.X_train, device),
+        to_tensor(split.y_train, device),
+        to_tensor(split.X_test, device),
+        to_tensor(split.y_test, device),
+        config.epochs,
+    )
+    m = Trajectory.from_history(manual_history)
+    t = Trajectory.from_history(torch_history)
+    tol = TOLERANCES[config.dtype]
+    closed = (
+        least_squares(split.X_train, split.y_train, config.weight_decay)
+        if config.loss == "mse"
+        else None
+    )
+    return Comparison(
+        config=config,
+        split=split,
+        device=str(device),
+        initial_weight=w0.astype(np.float64),
+        initial_bias=float(b0[0]),
+        manual=m,
+        torch=t,
+        weight_diff=np.abs(m.weight - t.weight).max(axis=1),
+        bias_diff=np.abs(m.bias - t.bias),
+        tolerance=tol,
+        first_divergence_epoch=first_divergence(m, t, tol),
+        closed_form=closed,
+    )

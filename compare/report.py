@@ -1,0 +1,160 @@
+"""What a run prints: a rich table for people, one JSON object for programs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from compare.experiment import Comparison
+from compare.gradcheck import GradRow
+
+
+def _table(title: str) -> Table:
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True
+    )
+
+
+def shown_epochs(epochs: int, rows: int = 10) -> list[int]:
+    """Every k-th epoch as the course prints them (0, 10, 20, …), plus the last."""
+    every = max(1, epochs // rows)
+    shown = list(range(0, epochs, every))
+    return shown if shown[-1] == epochs - 1 else [*shown, epochs - 1]
+
+
+def epoch_table(c: Comparison) -> Table:
+    """Both sides' losses and their parameter gap, epoch by epoch."""
+    table = _table("Epoch by epoch (train loss before the step, test loss after)")
+    table.add_column("epoch", justify="right")
+    for col in ("train manual", "train torch", "test manual", "test torch", "max|Δw|", "|Δb|"):
+        table.add_column(col, justify="right")
+    for e in shown_epochs(c.config.epochs):
+        table.add_row(
+            str(e),
+            f"{c.manual.train_loss[e]:.8f}",
+            f"{c.torch.train_loss[e]:.8f}",
+            f"{c.manual.test_loss[e]:.8f}",
+            f"{c.torch.test_loss[e]:.8f}",
+            f"{c.weight_diff[e]:.1e}",
+            f"{c.bias_diff[e]:.1e}",
+        )
+    return table
+
+
+def _fmt(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.4f}" for v in np.ravel(values))
+
+
+def parameter_table(c: Comparison) -> Table:
+    """True, starting, learned and (for MSE) optimal parameters side by side."""
+    table = _table("Parameters")
+    table.add_column("")
+    table.add_column("weight", justify="right")
+    table.add_column("bias", justify="right")
+    table.add_row("true", _fmt(c.split.true_weight), f"{c.split.true_bias:.4f}")
+    table.add_row("start", _fmt(c.initial_weight), f"{c.initial_bias:.4f}")
+    table.add_row("manual", _fmt(c.manual.weight[-1]), f"{c.manual.bias[-1]:.4f}")
+    table.add_row("torch", _fmt(c.torch.weight[-1]), f"{c.torch.bias[-1]:.4f}")
+    if c.closed_form is not None:
+        w_star, b_star = c.closed_form
+        table.add_row("closed form", _fmt(w_star), f"{b_star:.4f}")
+    return table
+
+
+def gradient_table(rows: list[GradRow]) -> Table:
+    """cmp-style: hand against autograd and against central differences."""
+    table = _table("Gradient check at the start (float64)")
+    for col in ("", "hand", "autograd", "numeric", "exact", "close", "maxdiff", "≈ num"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r.name,
+            f"{r.hand:+.8f}",
+            f"{r.autograd:+.8f}",
+            f"{r.numeric:+.8f}",
+            str(r.vs_autograd.exact),
+            str(r.vs_autograd.close),
+            f"{r.vs_autograd.maxdiff:.1e}",
+            str(r.vs_numeric.close),
+        )
+    return table
+
+
+def verdict(c: Comparison) -> str:
+    """One line: do the two implementations agree, and by how much."""
+    tol = c.tolerance
+    limit = f"atol {tol.atol:.0e} + rtol {tol.rtol:.0e} ({c.config.dtype})"
+    worst = float(c.param_diff.max())
+    if c.agree:
+        return (
+            f"AGREE: manual and torch stay within {limit} for all {c.config.epochs} epochs; "
+            f"max |Δparam| = {worst:.2e}"
+        )
+    return (
+        f"DISAGREE: the parameters first differ beyond {limit} at epoch "
+        f"{c.first_divergence_epoch}; max |Δparam| = {worst:.2e}"
+    )
+
+
+def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
+    """The human-readable report of one run."""
+    cfg = c.config
+    console.print(
+        f"[bold]gradcompare[/]: {cfg.loss} loss, SGD lr={cfg.lr}, {cfg.epochs} epochs, "
+        f"{cfg.dtype} on {c.device}, {cfg.model} model, seed {cfg.seed}"
+    )
+    console.print(
+        f"data: {len(c.split.X_train)} train / {len(c.split.X_test)} test points, "
+        f"{cfg.features} feature(s), noise {cfg.noise}"
+    )
+    console.print(epoch_table(c))
+    console.print(parameter_table(c))
+    console.print(gradient_table(grads))
+    console.print(verdict(c), style="bold green" if c.agree else "bold red")
+
+
+def _side(t: Any) -> dict[str, Any]:
+    return {
+        "weight": t.weight[-1].tolist(),
+        "bias": float(t.bias[-1]),
+        "train_loss": t.train_loss.tolist(),
+        "test_loss": t.test_loss.tolist(),
+    }
+
+
+def to_json(c: Comparison, grads: list[GradRow]) -> dict[str, Any]:
+    """Everything a program needs to check the run, with full per-epoch histories."""
+    closed = None
+    if c.closed_form is not None:
+        closed = {"weight": c.closed_form[0].tolist(), "bias": c.closed_form[1]}
+    return {
+        "config": asdict(c.config),
+        "device": c.device,
+        "initial": {"weight": c.initial_weight.tolist(), "bias": c.initial_bias},
+        "true": {"weight": c.split.true_weight.tolist(), "bias": c.split.true_bias},
+        "manual": _side(c.manual),
+        "torch": _side(c.torch),
+        "max_abs_param_diff": float(c.param_diff.max()),
+        "first_divergence_epoch": c.first_divergence_epoch,
+        "agree": c.agree,
+        "tolerance": asdict(c.tolerance),
+        "closed_form": closed,
+        "gradient_check": [
+            {
+                "name": r.name,
+                "hand": r.hand,
+                "autograd": r.autograd,
+                "numeric": r.numeric,
+                "exact": r.vs_autograd.exact,
+                "close": r.vs_autograd.close,
+                "maxdiff": r.vs_autograd.maxdiff,
+                "numeric_close": r.vs_numeric.close,
+            }
+            for r in grads
+        ],
+    }

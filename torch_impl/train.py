@@ -1,0 +1,72 @@
+"""The training loop in the course's shape: train(), forward, loss, zero_grad, backward, step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from torch_impl.model import weight_and_bias
+
+
+class DivergedError(ArithmeticError):
+    """The loss or a parameter stopped being a finite number."""
+
+    def __init__(self, epoch: int, what: str) -> None:
+        super().__init__(f"training diverged at epoch {epoch}: {what} became non-finite")
+        self.epoch = epoch
+        self.what = what
+
+
+@dataclass
+class History:
+    """One entry per epoch; parameters are recorded after that epoch's update."""
+
+    train_loss: list[float] = field(default_factory=list)  # before the update, as the course
+    test_loss: list[float] = field(default_factory=list)  # after the update
+    weight: list[np.ndarray] = field(default_factory=list)  # w after each epoch, (d,)
+    bias: list[float] = field(default_factory=list)  # b after each epoch
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X_train: torch.Tensor,
+    y_train: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    epochs: int,
+) -> History:
+    """Train `model` in place for `epochs` full-batch epochs and return the history."""
+    history = History()
+    for epoch in range(epochs):
+        ### Training
+        model.train()
+        y_pred = model(X_train)  # 1. forward pass
+        loss = loss_fn(y_pred, y_train)  # 2. loss
+        optimizer.zero_grad()  # 3. clear last step's gradients
+        loss.backward()  # 4. backpropagation: fills .grad of every parameter
+        optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
+
+        ### Testing
+        model.eval()
+        with torch.inference_mode():
+            test_loss = loss_fn(model(X_test), y_test)
+
+        weight, bias = weight_and_bias(model)
+        w = weight.detach().cpu().numpy().copy()
+        b = float(bias.detach().cpu()[0])
+        train_value, test_value = loss.item(), test_loss.item()
+        if not (math.isfinite(train_value) and math.isfinite(test_value)):
+            raise DivergedError(epoch, "the loss")
+        if not (np.all(np.isfinite(w)) and math.isfinite(b)):
+            raise DivergedError(epoch, "a parameter")
+        history.train_loss.append(train_value)
+        history.test_loss.append(test_value)
+        history.weight.append(w)
+        history.bias.append(b)
+    return history
