@@ -1,4 +1,4 @@
-"""The `gradcompare` command line. User errors get one line on stderr and exit 2, never a traceback."""
+"""The `gradcompare` command line. User errors: one line on stderr, exit 2, no traceback."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from compare.experiment import Comparison
+from compare.experiment import Comparison, Trajectory
 from compare.gradcheck import GradRow
 
 
@@ -118,7 +118,7 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
     console.print(verdict(c), style="bold green" if c.agree else "bold red")
 
 
-def _side(t: Any) -> dict[str, Any]:
+def _side(t: Trajectory) -> dict[str, Any]:
     return {
         "weight": t.weight[-1].tolist(),
         "bias": float(t.bias[-1]),

@@ -12,7 +12,7 @@ class DeviceError(RuntimeError):
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present, else CPU; 'cuda' without a GPU is an error, not a fallback."""
+    """'auto' picks CUDA when present, else CPU; 'cuda' without a GPU is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
