@@ -105,8 +105,8 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
     """The human-readable report of one run."""
     cfg = c.config
     console.print(
-        f"[bold]gradcompare[/]: {cfg.loss} loss, SGD lr={cfg.lr}, {cfg.epochs} epochs, "
-        f"{cfg.dtype} on {c.device}, {cfg.model} model, seed {cfg.seed}"
+        f"[bold]{cfg.loss}[/] loss · SGD lr={cfg.lr} · {cfg.epochs} epochs · "
+        f"{cfg.dtype} on {c.device} · {cfg.model} model · seed {cfg.seed}"
     )
     console.print(
         f"data: {len(c.split.X_train)} train / {len(c.split.X_test)} test points, "

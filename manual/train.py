@@ -47,9 +47,11 @@ def fit(
     state = sgd_init((w, b)) if state is None else state
     history = History()
     for epoch in range(epochs):
-        train_loss, dw, db = gradients(X_train, y_train, w, b, loss)
-        (w, b), state = sgd_step((w, b), (dw, db), state, opt)
-        test_loss = loss.value(forward(X_test, w, b), y_test)
+        # Overflow is caught below by the finiteness check, with the epoch named.
+        with np.errstate(over="ignore", invalid="ignore"):
+            train_loss, dw, db = gradients(X_train, y_train, w, b, loss)
+            (w, b), state = sgd_step((w, b), (dw, db), state, opt)
+            test_loss = loss.value(forward(X_test, w, b), y_test)
         if not (np.isfinite(train_loss) and np.isfinite(test_loss)):
             raise DivergedError(epoch, "the loss")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):

@@ -1,0 +1,14 @@
+"""Run the CLI in-process and capture what a user would see."""
+
+from __future__ import annotations
+
+from compare.cli import main
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse exits on usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
