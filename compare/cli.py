@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
 
 import manual.train
 import torch_impl.train
+from compare.checkpoints import CheckpointErrors, save_manual, save_torch
 from compare.config import (
     DEVICE_NAMES,
     DTYPE_NAMES,
@@ -23,7 +25,8 @@ from compare.config import (
 )
 from compare.experiment import run_both
 from compare.gradcheck import check_gradients
-from compare.report import print_report, to_json
+from compare.report import fmt, history_table, print_report, side_json, to_json
+from compare.single import predict, train_single
 from torch_impl.device import DeviceError
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
@@ -77,7 +80,13 @@ def config_from(args: argparse.Namespace) -> RunConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     """Train both implementations side by side and report whether they agree."""
     config = config_from(args)
+    if args.save_dir is not None:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
     c = run_both(config)
+    if args.save_dir is not None:
+        save_manual(args.save_dir / "manual.safetensors", c.manual_run, config, None)
+        save_torch(args.save_dir / "torch.safetensors", c.torch_run, config, None)
+        save_torch(args.save_dir / "torch.pth", c.torch_run, config, None)
     grads = check_gradients(
         c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, config.loss
     )
@@ -88,7 +97,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_AGREE if c.agree else EXIT_DISAGREE
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"run": cmd_run}
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one implementation, optionally resuming from and saving to a checkpoint."""
+    config = config_from(args)
+    run = train_single(config, args.impl, resume=args.resume, save=args.save)
+    t = run.trajectory
+    if args.json:
+        print(json.dumps(side_json(t)))
+        return EXIT_AGREE
+    console = Console()
+    console.print(history_table(run))
+    console.print(f"{args.impl}: weight {fmt(t.weight[-1])}, bias {t.bias[-1]:.4f}")
+    if args.save:
+        console.print(f"saved {args.save}")
+    return EXIT_AGREE
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Load a checkpoint and print one prediction per point."""
+    X, preds = predict(args.load, args.impl, args.x)
+    if args.json:
+        xs = X[:, 0].tolist() if X.shape[1] == 1 else X.tolist()
+        print(json.dumps({"x": xs, "predictions": preds.tolist()}))
+    else:
+        print("\n".join(repr(float(p)) for p in preds))
+    return EXIT_AGREE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "train": cmd_train,
+    "predict": cmd_predict,
+}
 
 
 def build_parser() -> Parser:
@@ -102,6 +142,20 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", help="train both implementations and compare (the default)")
     add_run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object instead")
+    run.add_argument("--save-dir", type=Path, help="write both implementations' checkpoints here")
+
+    train = sub.add_parser("train", help="train one implementation; save or resume checkpoints")
+    train.add_argument("--impl", choices=("manual", "torch"), required=True)
+    add_run_flags(train)
+    train.add_argument("--save", type=Path, help="write a checkpoint (.safetensors, or .pth)")
+    train.add_argument("--resume", type=Path, help="start from this checkpoint")
+    train.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+    pred = sub.add_parser("predict", help="predict with a saved checkpoint")
+    pred.add_argument("--load", type=Path, required=True, help=".safetensors or .pth checkpoint")
+    pred.add_argument("--impl", choices=("manual", "torch"), help="which side predicts")
+    pred.add_argument("--x", type=float, nargs="+", required=True, help="inputs, d per point")
+    pred.add_argument("--json", action="store_true", help="print one JSON object instead")
     return parser
 
 
@@ -116,6 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
         lr = getattr(args, "lr", None)
         print(f"gradcompare: error: {e}; try a smaller --lr (this run used {lr})", file=sys.stderr)
-    except (ConfigError, DeviceError, UserError) as e:
+    except (ConfigError, DeviceError, UserError, *CheckpointErrors) as e:
         print(f"gradcompare: error: {e}", file=sys.stderr)
     return EXIT_USAGE

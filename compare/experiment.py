@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from compare.config import RunConfig
 from compare.tolerance import TOLERANCES, Tolerance
 from manual.data import Split, make_line
 from manual.losses import LOSSES
-from manual.optim import SGD
+from manual.optim import SGD, SGDState
 from torch_impl.data import to_tensor
 from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
@@ -58,6 +58,8 @@ class Comparison:
     tolerance: Tolerance  # what counts as agreement for this dtype
     first_divergence_epoch: int | None  # first epoch beyond tolerance, None if never
     closed_form: tuple[np.ndarray, float] | None  # MSE optimum (w*, b*), None for other losses
+    manual_run: ManualRun = field(compare=False, repr=False)  # for saving checkpoints
+    torch_run: TorchRun = field(compare=False, repr=False)  # for saving checkpoints
 
     @property
     def agree(self) -> bool:
@@ -112,38 +114,82 @@ def first_divergence(m: Trajectory, t: Trajectory, tol: Tolerance) -> int | None
     return int(out[0]) if out.size else None
 
 
-def run_both(config: RunConfig) -> Comparison:
-    """Train manual and torch from the same start on the same data, and compare them."""
-    device = resolve_device(config.device)
-    split = make_data(config)
-    model = initial_model(config, device)
-    weight, bias = weight_and_bias(model)
-    w0 = weight.detach().cpu().numpy().copy()
-    b0 = bias.detach().cpu().numpy().copy()
-    opt = sgd_options(config)
+@dataclass
+class ManualRun:
+    """The manual side after training: final parameters, optimizer state, history."""
 
-    _, _, manual_history = manual.train.fit(
+    params: tuple[np.ndarray, np.ndarray]  # (w, b)
+    state: SGDState  # momentum buffers and step count, ready to resume from
+    history: manual.train.History  # this run's epochs
+
+
+@dataclass
+class TorchRun:
+    """The torch side after training: the trained model, its optimizer, history."""
+
+    model: torch.nn.Module  # trained in place
+    optimizer: torch.optim.Optimizer  # holds the momentum buffers, ready to resume from
+    history: torch_impl.train.History  # this run's epochs
+
+
+def train_manual(
+    config: RunConfig,
+    split: Split,
+    start: tuple[np.ndarray, np.ndarray],
+    state: SGDState | None = None,
+) -> ManualRun:
+    """Run manual.train.fit from `start` (and `state`, when resuming)."""
+    params, state, history = manual.train.fit(
         split.X_train,
         split.y_train,
         split.X_test,
         split.y_test,
-        (w0.copy(), b0.copy()),
+        (start[0].copy(), start[1].copy()),
         LOSSES[config.loss],
-        opt,
+        sgd_options(config),
         config.epochs,
+        state,
     )
-    torch_history = torch_impl.train.fit(
+    return ManualRun(params, state, history)
+
+
+def train_torch(
+    config: RunConfig,
+    split: Split,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> TorchRun:
+    """Run torch_impl.train.fit on `model` (and `optimizer`, when resuming), in place."""
+    device = next(model.parameters()).device
+    optimizer = optimizer or make_sgd(model.parameters(), **vars(sgd_options(config)))
+    history = torch_impl.train.fit(
         model,
         make_loss(config.loss),
-        make_sgd(model.parameters(), **vars(opt)),
+        optimizer,
         to_tensor(split.X_train, device),
         to_tensor(split.y_train, device),
         to_tensor(split.X_test, device),
         to_tensor(split.y_test, device),
         config.epochs,
     )
-    m = Trajectory.from_history(manual_history)
-    t = Trajectory.from_history(torch_history)
+    return TorchRun(model, optimizer, history)
+
+
+def start_of(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    """The model's current (w, b) as NumPy arrays, for handing to the manual side."""
+    weight, bias = weight_and_bias(model)
+    return weight.detach().cpu().numpy().copy(), bias.detach().cpu().numpy().copy()
+
+
+def run_both(config: RunConfig) -> Comparison:
+    """Train manual and torch from the same start on the same data, and compare them."""
+    split = make_data(config)
+    model = initial_model(config, resolve_device(config.device))
+    w0, b0 = start_of(model)
+    manual_run = train_manual(config, split, (w0, b0))
+    torch_run = train_torch(config, split, model)
+    m = Trajectory.from_history(manual_run.history)
+    t = Trajectory.from_history(torch_run.history)
     tol = TOLERANCES[config.dtype]
     closed = (
         least_squares(split.X_train, split.y_train, config.weight_decay)
@@ -153,7 +199,7 @@ def run_both(config: RunConfig) -> Comparison:
     return Comparison(
         config=config,
         split=split,
-        device=str(device),
+        device=str(next(model.parameters()).device),
         initial_weight=w0.astype(np.float64),
         initial_bias=float(b0[0]),
         manual=m,
@@ -163,4 +209,6 @@ def run_both(config: RunConfig) -> Comparison:
         tolerance=tol,
         first_divergence_epoch=first_divergence(m, t, tol),
         closed_form=closed,
+        manual_run=manual_run,
+        torch_run=torch_run,
     )

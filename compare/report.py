@@ -12,6 +12,7 @@ from rich.table import Table
 
 from compare.experiment import Comparison, Trajectory
 from compare.gradcheck import GradRow
+from compare.single import SingleRun
 
 
 def _table(title: str) -> Table:
@@ -46,8 +47,25 @@ def epoch_table(c: Comparison) -> Table:
     return table
 
 
-def _fmt(values: np.ndarray) -> str:
+def fmt(values: np.ndarray) -> str:
     return ", ".join(f"{v:.4f}" for v in np.ravel(values))
+
+
+def history_table(run: SingleRun) -> Table:
+    """One implementation's losses, epoch by epoch (numbered from the resume point)."""
+    t = run.trajectory
+    table = _table(f"{run.impl}: epoch by epoch")
+    for col in ("epoch", "train loss", "test loss", "weight", "bias"):
+        table.add_column(col, justify="right")
+    for e in shown_epochs(len(t.train_loss)):
+        table.add_row(
+            str(run.first_epoch + e),
+            f"{t.train_loss[e]:.8f}",
+            f"{t.test_loss[e]:.8f}",
+            fmt(t.weight[e]),
+            f"{t.bias[e]:.4f}",
+        )
+    return table
 
 
 def parameter_table(c: Comparison) -> Table:
@@ -56,13 +74,13 @@ def parameter_table(c: Comparison) -> Table:
     table.add_column("")
     table.add_column("weight", justify="right")
     table.add_column("bias", justify="right")
-    table.add_row("true", _fmt(c.split.true_weight), f"{c.split.true_bias:.4f}")
-    table.add_row("start", _fmt(c.initial_weight), f"{c.initial_bias:.4f}")
-    table.add_row("manual", _fmt(c.manual.weight[-1]), f"{c.manual.bias[-1]:.4f}")
-    table.add_row("torch", _fmt(c.torch.weight[-1]), f"{c.torch.bias[-1]:.4f}")
+    table.add_row("true", fmt(c.split.true_weight), f"{c.split.true_bias:.4f}")
+    table.add_row("start", fmt(c.initial_weight), f"{c.initial_bias:.4f}")
+    table.add_row("manual", fmt(c.manual.weight[-1]), f"{c.manual.bias[-1]:.4f}")
+    table.add_row("torch", fmt(c.torch.weight[-1]), f"{c.torch.bias[-1]:.4f}")
     if c.closed_form is not None:
         w_star, b_star = c.closed_form
-        table.add_row("closed form", _fmt(w_star), f"{b_star:.4f}")
+        table.add_row("closed form", fmt(w_star), f"{b_star:.4f}")
     return table
 
 
@@ -118,7 +136,7 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
     console.print(verdict(c), style="bold green" if c.agree else "bold red")
 
 
-def _side(t: Trajectory) -> dict[str, Any]:
+def side_json(t: Trajectory) -> dict[str, Any]:
     return {
         "weight": t.weight[-1].tolist(),
         "bias": float(t.bias[-1]),
@@ -137,8 +155,8 @@ def to_json(c: Comparison, grads: list[GradRow]) -> dict[str, Any]:
         "device": c.device,
         "initial": {"weight": c.initial_weight.tolist(), "bias": c.initial_bias},
         "true": {"weight": c.split.true_weight.tolist(), "bias": c.split.true_bias},
-        "manual": _side(c.manual),
-        "torch": _side(c.torch),
+        "manual": side_json(c.manual),
+        "torch": side_json(c.torch),
         "max_abs_param_diff": float(c.param_diff.max()),
         "first_divergence_epoch": c.first_divergence_epoch,
         "agree": c.agree,

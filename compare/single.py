@@ -1,0 +1,110 @@
+"""Train one implementation on its own, optionally resuming from a checkpoint and saving one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import torch_impl.checkpoint as tck
+from compare.checkpoints import (
+    check_compatible,
+    check_writable,
+    load_manual,
+    load_torch,
+    save_manual,
+    save_torch,
+)
+from compare.config import RunConfig
+from compare.experiment import (
+    Trajectory,
+    initial_model,
+    make_data,
+    sgd_options,
+    start_of,
+    train_manual,
+    train_torch,
+)
+from manual.model import forward
+from torch_impl.data import to_tensor
+from torch_impl.device import resolve_device
+from torch_impl.model import MODELS
+from torch_impl.optim import make_sgd
+
+
+@dataclass(frozen=True)
+class SingleRun:
+    """One implementation's epochs from this invocation."""
+
+    impl: str  # manual | torch
+    first_epoch: int  # epochs already behind the start (0 unless resumed)
+    trajectory: Trajectory  # this invocation's epochs only
+
+
+def train_single(
+    config: RunConfig, impl: str, resume: Path | None = None, save: Path | None = None
+) -> SingleRun:
+    """Train `impl` for config.epochs more epochs; resume and save are checkpoint paths."""
+    if save is not None:
+        check_writable(save, impl)
+    split = make_data(config)
+    device = resolve_device(config.device)
+    model = initial_model(config, device)
+    if impl == "manual":
+        start, state, before = start_of(model), None, None
+        if resume is not None:
+            ck = load_manual(resume)
+            check_compatible(resume, ck.weight.size, str(ck.weight.dtype), config)
+            start, state, before = (ck.weight, ck.bias), ck.state, ck.history
+        run = train_manual(config, split, start, state)
+        if save is not None:
+            save_manual(save, run, config, before)
+        history = run.history
+        first = len(before.train_loss) if before else 0
+    else:
+        optimizer, before = None, None
+        if resume is not None:
+            ck = load_torch(resume, device)
+            dtype = str(ck.weight.dtype).removeprefix("torch.")
+            check_compatible(resume, ck.weight.numel(), dtype, config)
+            optimizer = make_sgd(model.parameters(), **vars(sgd_options(config)))
+            tck.restore(model, ck, optimizer)
+            before = ck.history
+        run = train_torch(config, split, model, optimizer)
+        if save is not None:
+            save_torch(save, run, config, before)
+        history = run.history
+        first = len(before.train_loss) if before else 0
+    return SingleRun(impl, first, Trajectory.from_history(history))
+
+
+def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Load any checkpoint and predict ŷ for `xs` (flat, d values per row); returns (X, ŷ)."""
+    if impl is None:
+        impl = "torch" if path.suffix in (".pth", ".pt") else "manual"
+    if impl == "manual":
+        ck = load_manual(path)
+        X = _rows(path, xs, ck.weight.size).astype(ck.weight.dtype)
+        return X, forward(X, ck.weight, ck.bias)[:, 0]
+    ck = load_torch(path)
+    X = _rows(path, xs, ck.weight.numel())
+    kind = ck.metadata.get("model", "parameter")
+    if kind not in MODELS:
+        raise tck.CheckpointError(f"{path}: unknown model kind {kind!r}")
+    model = MODELS[kind](features=ck.weight.numel(), dtype=ck.weight.dtype)
+    tck.restore(model, ck)
+    model.eval()
+    with torch.inference_mode():
+        preds = model(to_tensor(X.astype(str(ck.weight.dtype).removeprefix("torch."))))
+    return X, preds[:, 0].numpy()
+
+
+def _rows(path: Path, xs: list[float], d: int) -> np.ndarray:
+    if len(xs) % d:
+        raise tck.CheckpointError(
+            f"{path}: the model takes {d} feature(s) per point but --x gave {len(xs)} value(s); "
+            f"give a multiple of {d}"
+        )
+    return np.asarray(xs, dtype=np.float64).reshape(-1, d)

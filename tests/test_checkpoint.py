@@ -1,0 +1,355 @@
+"""Checkpoints: round trips, cross-loading, the course's own files, resume, and hostile files."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.numpy
+import torch
+from torch import nn
+
+import manual.checkpoint as mck
+import torch_impl.checkpoint as tck
+from compare.checkpoints import load_manual, save_manual, save_torch
+from compare.config import RunConfig
+from compare.experiment import run_both
+from compare.single import predict, train_single
+
+from . import course
+from .cli_helpers import run_cli
+
+CONFIG64 = RunConfig(dtype="float64", features=3, noise=0.1, momentum=0.9, loss="mse", epochs=20)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return run_both(CONFIG64)
+
+
+@pytest.fixture
+def files(tmp_path, trained):
+    paths = {
+        "manual": tmp_path / "manual.safetensors",
+        "torch_st": tmp_path / "torch.safetensors",
+        "torch_pth": tmp_path / "torch.pth",
+    }
+    save_manual(paths["manual"], trained.manual_run, CONFIG64, None)
+    save_torch(paths["torch_st"], trained.torch_run, CONFIG64, None)
+    save_torch(paths["torch_pth"], trained.torch_run, CONFIG64, None)
+    return paths
+
+
+def test_manual_round_trip(files, trained):
+    ck = mck.load(files["manual"])
+    w, b = trained.manual_run.params
+    assert ck.weight.tobytes() == w.tobytes() and ck.bias.tobytes() == b.tobytes()
+    for mine, orig in zip(
+        ck.state.momentum_buffers, trained.manual_run.state.momentum_buffers, strict=True
+    ):
+        np.testing.assert_array_equal(mine, orig)
+    assert ck.state.step == 20
+    assert ck.history.train_loss == trained.manual_run.history.train_loss
+    assert ck.metadata["implementation"] == "manual" and ck.metadata["loss"] == "mse"
+    assert ck.metadata["dtype"] == "float64" and ck.metadata["epoch"] == "20"
+    assert json.loads(ck.metadata["config"])["momentum"] == 0.9
+    assert "numpy" in json.loads(ck.metadata["versions"])
+
+
+@pytest.mark.parametrize("which", ["torch_st", "torch_pth"])
+def test_torch_round_trip(files, trained, which):
+    ck = tck.load(files[which])
+    model = trained.torch_run.model
+    assert torch.equal(ck.weight, model.weights.detach()) and torch.equal(
+        ck.bias, model.bias.detach()
+    )
+    for buf, p in zip(ck.momentum_buffers, model.parameters(), strict=True):
+        assert torch.equal(buf, trained.torch_run.optimizer.state[p]["momentum_buffer"])
+    assert ck.history.test_loss == trained.torch_run.history.test_loss
+    assert ck.metadata["implementation"] == "torch" and ck.metadata["model"] == "parameter"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_loading_predicts_the_same(tmp_path, dtype):
+    c = run_both(RunConfig(dtype=dtype, features=2, epochs=30))
+    m_path, t_path = tmp_path / "m.safetensors", tmp_path / "t.safetensors"
+    save_manual(m_path, c.manual_run, c.config, None)
+    save_torch(t_path, c.torch_run, c.config, None)
+    xs = [0.1, 0.2, 0.5, -0.3, 0.9, 0.25]
+    for path in (m_path, t_path):
+        _, by_manual = predict(path, "manual", xs)
+        _, by_torch = predict(path, "torch", xs)
+        if dtype == "float64":
+            assert by_manual.tobytes() == by_torch.tobytes()
+        else:
+            np.testing.assert_allclose(by_manual, by_torch, rtol=2e-7, atol=1e-7)
+    # Either file, loaded by either side, carries the same parameters bit for bit.
+    assert mck.load(t_path).weight.tobytes() == tck.load(m_path).weight.numpy().tobytes()
+
+
+def _course_model_0():
+    class LinearRegressionModel(nn.Module):  # the chapter's class, verbatim in spirit
+        def __init__(self):
+            super().__init__()
+            self.weights = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+            self.bias = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+
+        def forward(self, x):
+            return self.weights * x + self.bias
+
+    torch.manual_seed(42)
+    return LinearRegressionModel()
+
+
+def _course_model_1():
+    class LinearRegressionModelV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear_layer = nn.Linear(in_features=1, out_features=1)
+
+        def forward(self, x):
+            return self.linear_layer(x)
+
+    torch.manual_seed(42)
+    return LinearRegressionModelV2()
+
+
+@pytest.mark.parametrize("build", [_course_model_0, _course_model_1])
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+def test_the_course_notebooks_state_dict_loads_as_it_is(tmp_path, build, impl):
+    model = build()
+    path = tmp_path / "01_pytorch_workflow_model_0.pth"
+    torch.save(obj=model.state_dict(), f=path)  # exactly the chapter's save cell
+    xs = [0.8, 0.82, 0.84]
+    model.eval()
+    with torch.inference_mode():
+        expected = model(torch.tensor(xs).unsqueeze(1))[:, 0].numpy()
+    _, preds = predict(path, impl, xs)
+    np.testing.assert_allclose(preds, expected, rtol=1e-7)
+
+
+def test_course_model_after_training_predicts_the_printed_values(tmp_path):
+    model = _course_model_0()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    X = torch.arange(0, 1, 0.02).unsqueeze(dim=1)
+    y = 0.7 * X + 0.3
+    for _ in range(100):
+        loss = nn.L1Loss()(model(X[:40]), y[:40])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    path = tmp_path / "model_0.pth"
+    torch.save(model.state_dict(), path)
+    for impl in ("manual", "torch"):
+        _, preds = predict(path, impl, X[40:, 0].tolist())
+        np.testing.assert_allclose(preds, course.MODEL_0_TEST_PREDICTIONS, atol=6e-5)
+
+
+class Evil:
+    """Unpickling this would create a file: the classic pickle code-execution payload."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.target),))
+
+
+@pytest.mark.parametrize("payload_at", ["top", "inside"])
+def test_malicious_pth_never_runs(tmp_path, capsys, payload_at):
+    target = tmp_path / "pwned"
+    evil = Evil(str(target))
+    obj = evil if payload_at == "top" else {"weights": torch.ones(1), "bias": evil}
+    path = tmp_path / "evil.pth"
+    torch.save(obj, path)
+    for argv in (
+        ["predict", "--load", str(path), "--x", "1"],
+        ["predict", "--load", str(path), "--impl", "manual", "--x", "1"],
+        ["train", "--impl", "torch", "--resume", str(path)],
+        ["train", "--impl", "manual", "--resume", str(path)],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and out == "" and "refused" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("which", ["manual", "torch_st", "torch_pth"])
+def test_truncation_at_several_offsets(files, capsys, which):
+    data = files[which].read_bytes()
+    for cut in (0, 1, 7, 8, 16, len(data) // 3, len(data) // 2, len(data) - 1):
+        bad = files[which].with_name(f"cut{cut}{files[which].suffix}")
+        bad.write_bytes(data[:cut])
+        code, out, err = run_cli(capsys, "predict", "--load", str(bad), "--x", "1", "2", "3")
+        assert code == 2 and out == "", (cut, err)
+        assert str(bad) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_random_bytes_and_wrong_formats(tmp_path, capsys):
+    garbage = tmp_path / "g.safetensors"
+    garbage.write_bytes(os.urandom(300))
+    swapped = tmp_path / "s.pth"
+    swapped.write_bytes(safetensors.numpy.save({"weight": np.ones(1)}))
+    text = tmp_path / "model.txt"
+    text.write_text("weights 0.7")
+    for path, needle in ((garbage, "readable"), (swapped, "readable"), (text, "format")):
+        code, _, err = run_cli(capsys, "predict", "--load", str(path), "--x", "1")
+        assert code == 2 and needle in err, err
+
+
+def _write_layout(path, tensors, fmt=mck.FORMAT):
+    path.write_bytes(safetensors.numpy.save(tensors, metadata={"format": fmt}))
+
+
+BAD_LAYOUTS = {
+    "missing bias": ({"weight": np.ones(1)}, "missing"),
+    "unexpected key": (
+        {"weight": np.ones(1), "bias": np.ones(1), "evil": np.ones(1)},
+        "unexpected",
+    ),
+    "wrong shape": ({"weight": np.ones((2, 2)), "bias": np.ones(1)}, "(d,)"),
+    "bias shape": ({"weight": np.ones(1), "bias": np.ones(2)}, "(1,)"),
+    "int dtype": (
+        {"weight": np.ones(1, dtype=np.int64), "bias": np.ones(1, dtype=np.int64)},
+        "float",
+    ),
+    "mixed dtype": ({"weight": np.ones(1), "bias": np.ones(1, dtype=np.float32)}, "float"),
+    "nan": ({"weight": np.array([np.nan]), "bias": np.ones(1)}, "NaN"),
+    "inf": ({"weight": np.ones(1), "bias": np.array([np.inf])}, "infinite"),
+    "buffer shape": (
+        {"weight": np.ones(2), "bias": np.ones(1), "optimizer.momentum_buffer.weight": np.ones(3)},
+        "momentum",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_LAYOUTS)
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+def test_bad_layouts_are_named(tmp_path, capsys, case, impl):
+    tensors, needle = BAD_LAYOUTS[case]
+    path = tmp_path / "bad.safetensors"
+    _write_layout(path, tensors)
+    code, out, err = run_cli(
+        capsys, "predict", "--load", str(path), "--impl", impl, "--x", "1", "2"
+    )
+    assert code == 2 and out == "" and needle in err and str(path) in err, err
+
+
+def test_foreign_safetensors_is_not_ours(tmp_path, capsys):
+    path = tmp_path / "other.safetensors"
+    _write_layout(path, {"weight": np.ones(1), "bias": np.ones(1)}, fmt="someone-else")
+    code, _, err = run_cli(capsys, "predict", "--load", str(path), "--x", "1")
+    assert code == 2 and "not a gradcompare checkpoint" in err
+
+
+def test_bad_course_pth_keys_and_missing_file(tmp_path, capsys):
+    path = tmp_path / "x.pth"
+    torch.save({"weights": torch.ones(1), "bias": torch.ones(1), "extra": torch.ones(1)}, path)
+    code, _, err = run_cli(capsys, "predict", "--load", str(path), "--x", "1")
+    assert code == 2 and "unexpected keys" in err
+    code, _, err = run_cli(capsys, "predict", "--load", str(tmp_path / "nope.pth"), "--x", "1")
+    assert code == 2 and "no such file" in err
+
+
+def test_feature_count_must_match_x(files, capsys):
+    code, _, err = run_cli(capsys, "predict", "--load", str(files["manual"]), "--x", "1", "2")
+    assert code == 2 and "3 feature(s)" in err and "multiple of 3" in err
+
+
+def test_resume_needs_matching_features_and_dtype(files, capsys):
+    code, _, err = run_cli(capsys, "train", "--impl", "manual", "--resume", str(files["manual"]))
+    assert code == 2 and "--features 3" in err
+    code, _, err = run_cli(
+        capsys, "train", "--impl", "torch", "--features", "3", "--resume", str(files["torch_pth"])
+    )
+    assert code == 2 and "--dtype float64" in err
+
+
+def test_save_into_a_missing_folder_is_refused_before_training(tmp_path, capsys):
+    target = tmp_path / "no" / "such" / "m.safetensors"
+    code, _, err = run_cli(capsys, "train", "--impl", "manual", "--save", str(target))
+    assert code == 2 and "does not exist" in err and not target.parent.exists()
+    code, _, err = run_cli(capsys, "train", "--impl", "manual", "--save", str(tmp_path / "m.pth"))
+    assert code == 2 and ".safetensors" in err
+
+
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+@pytest.mark.parametrize("fmt", [".safetensors", ".pth"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_resume_equals_straight_through_with_momentum(tmp_path, impl, fmt, dtype):
+    if impl == "manual" and fmt == ".pth":
+        pytest.skip("manual writes .safetensors only; .pth resume is covered by cross-resume below")
+    base = dict(
+        dtype=dtype, features=2, noise=0.05, momentum=0.9, dampening=0.1, lr=0.05, loss="huber"
+    )
+    straight = train_single(RunConfig(epochs=30, **base), impl)
+    path = tmp_path / f"k{fmt}"
+    train_single(RunConfig(epochs=12, **base), impl, save=path)
+    resumed = train_single(RunConfig(epochs=18, **base), impl, resume=path, save=path)
+    assert resumed.first_epoch == 12
+    np.testing.assert_array_equal(resumed.trajectory.weight, straight.trajectory.weight[12:])
+    np.testing.assert_array_equal(resumed.trajectory.bias, straight.trajectory.bias[12:])
+    # The saved history now covers all 30 epochs.
+    assert len(load_manual(path).history.train_loss) == 30
+
+
+def test_cross_resume_manual_from_torch_pth(tmp_path):
+    base = dict(dtype="float64", features=2, momentum=0.9, nesterov=True, lr=0.05)
+    straight = train_single(RunConfig(epochs=30, **base), "manual")
+    path = tmp_path / "t.pth"
+    train_single(RunConfig(epochs=10, **base), "torch", save=path)
+    resumed = train_single(RunConfig(epochs=20, **base), "manual", resume=path)
+    np.testing.assert_allclose(
+        resumed.trajectory.weight, straight.trajectory.weight[10:], atol=1e-13
+    )
+
+
+@pytest.mark.parametrize("which", ["manual", "torch_pth"])
+def test_interrupted_save_leaves_the_old_file_whole(files, monkeypatch, trained, which):
+    path = files[which]
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def crash(fd):
+        os.ftruncate(fd, 10)  # half-written
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        if which == "manual":
+            save_manual(path, trained.manual_run, CONFIG64, None)
+        else:
+            save_torch(path, trained.torch_run, CONFIG64, None)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(p.name for p in files.values())
+
+
+def test_run_save_dir_writes_both_and_they_predict_alike(tmp_path, capsys):
+    out = tmp_path / "new" / "dir"
+    code, _, _ = run_cli(capsys, "run", "--epochs", "40", "--save-dir", str(out))
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manual.safetensors",
+        "torch.pth",
+        "torch.safetensors",
+    ]
+    code, text, _ = run_cli(
+        capsys, "predict", "--load", str(out / "torch.pth"), "--x", "0.5", "--json"
+    )
+    assert code == 0
+    by_torch = json.loads(text)
+    code, text, _ = run_cli(
+        capsys, "predict", "--load", str(out / "manual.safetensors"), "--x", "0.5"
+    )
+    assert code == 0 and float(text) == pytest.approx(by_torch["predictions"][0], rel=1e-6)
+    assert by_torch["x"] == [0.5]
+
+
+def test_train_json(capsys):
+    code, out, _ = run_cli(capsys, "train", "--impl", "manual", "--json")
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"weight", "bias", "train_loss", "test_loss"}
+    assert data["train_loss"][0] == pytest.approx(course.MODEL_0_LOSSES[0][0], rel=1e-6)
+    assert round(data["weight"][0], 4) == course.MODEL_0_FINAL[0]
