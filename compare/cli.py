@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -23,7 +24,7 @@ from compare.config import (
     ConfigError,
     RunConfig,
 )
-from compare.experiment import run_both
+from compare.experiment import Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_report, side_json, to_json
 from compare.single import predict, train_single
@@ -77,11 +78,20 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
 
 
+def make_folder(folder: Path) -> None:
+    """Create an output folder up front, so a bad path fails before minutes of work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create folder {folder}: {e.strerror}; choose another") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Train both implementations side by side and report whether they agree."""
     config = config_from(args)
-    if args.save_dir is not None:
-        args.save_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (args.save_dir, args.out):
+        if folder is not None:
+            make_folder(folder)
     c = run_both(config)
     if args.save_dir is not None:
         save_manual(args.save_dir / "manual.safetensors", c.manual_run, config, None)
@@ -90,11 +100,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     grads = check_gradients(
         c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, config.loss
     )
+    figures = [] if args.no_plots else write_figures(c, args.out, args.show)
     if args.json:
-        print(json.dumps(to_json(c, grads), indent=2))
+        report = to_json(c, grads)
+        report["figures"] = [str(p) for p in figures]
+        print(json.dumps(report, indent=2))
     else:
-        print_report(c, grads, Console())
+        console = Console()
+        print_report(c, grads, console)
+        for path in figures:
+            print(f"wrote {path}")  # plain print: a wrapped path cannot be copied
     return EXIT_AGREE if c.agree else EXIT_DISAGREE
+
+
+def write_figures(c: Comparison, out: Path | None, show: bool) -> list[Path]:
+    """Save the run's figures (importing matplotlib only when asked for pictures)."""
+    from compare import plots
+
+    out = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    written = plots.write_run_figures(c, out)
+    if show:
+        plots.show(c)
+    return written
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -109,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     console.print(history_table(run))
     console.print(f"{args.impl}: weight {fmt(t.weight[-1])}, bias {t.bias[-1]:.4f}")
     if args.save:
-        console.print(f"saved {args.save}")
+        print(f"saved {args.save}")
     return EXIT_AGREE
 
 
@@ -143,6 +170,9 @@ def build_parser() -> Parser:
     add_run_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object instead")
     run.add_argument("--save-dir", type=Path, help="write both implementations' checkpoints here")
+    run.add_argument("--out", type=Path, help="folder for the figures (default runs/<timestamp>/)")
+    run.add_argument("--no-plots", action="store_true", help="write no figures")
+    run.add_argument("--show", action="store_true", help="also open the figures in windows")
 
     train = sub.add_parser("train", help="train one implementation; save or resume checkpoints")
     train.add_argument("--impl", choices=("manual", "torch"), required=True)

@@ -1,0 +1,252 @@
+"""Pictures of a run: predictions, loss curves, parameter paths, the loss landscape, benchmarks.
+
+Every figure is a function returning a matplotlib Figure (object-oriented API, for notebooks);
+`write_run_figures` saves the run's four as PNGs. Sizes are 11×7.5 in at 100 dpi: 1100×750 px.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")  # headless: render to files, never try to open a window
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from compare.experiment import Comparison
+from manual.checkpoint import atomic_write
+from manual.losses import LOSSES
+
+FIGSIZE = (11, 7.5)  # inches
+DPI = 100  # 1100 × 750 pixels
+MANUAL = {"color": "tab:red", "marker": "x", "label": "manual (NumPy, by hand)"}
+TORCH = {"color": "tab:orange", "marker": "o", "label": "torch (autograd)"}
+
+
+def _figure(nrows: int = 1, **kw: object) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    axes = fig.subplots(nrows, 1, squeeze=False, **kw)[:, 0]
+    return fig, axes
+
+
+def _epochs(c: Comparison) -> np.ndarray:
+    return np.arange(c.config.epochs)
+
+
+def predictions_figure(c: Comparison) -> Figure:
+    """The course's plot_predictions: train (blue), test (green), both sides' predictions."""
+    s = c.split
+    fig, (ax,) = _figure()
+    ax.scatter(s.X_train[:, 0], s.y_train[:, 0], c="b", s=12, label="Training data")
+    ax.scatter(s.X_test[:, 0], s.y_test[:, 0], c="g", s=12, label="Testing data")
+    test_x = s.X_test.astype(np.float64)
+    m_pred = test_x @ c.manual.weight[-1] + c.manual.bias[-1]
+    t_pred = test_x @ c.torch.weight[-1] + c.torch.bias[-1]
+    # Crosses through hollow circles: both stay visible where they coincide.
+    ax.scatter(test_x[:, 0], m_pred, s=80, marker="x", color=MANUAL["color"],
+               label=f"Predictions, {MANUAL['label']}")  # fmt: skip
+    ax.scatter(test_x[:, 0], t_pred, s=140, marker="o", facecolors="none",
+               edgecolors=TORCH["color"], label=f"Predictions, {TORCH['label']}")  # fmt: skip
+    if s.true_weight.size == 1:
+        xs = np.linspace(c.config.start, c.config.end, 2)
+        ys = s.true_weight[0] * xs + s.true_bias
+        ax.plot(
+            xs, ys, "k--", lw=1, label=f"True line y = {s.true_weight[0]:g}·x + {s.true_bias:g}"
+        )
+    ax.set_title(f"Test-set predictions after {c.config.epochs} epochs ({c.config.loss} loss)")
+    ax.set_xlabel("x (first feature, unitless)")
+    ax.set_ylabel("y (unitless)")
+    ax.legend(prop={"size": 11})
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves_figure(c: Comparison) -> Figure:
+    """Train and test loss per epoch for both sides (log scale), and their absolute difference."""
+    fig, (top, bottom) = _figure(2, sharex=True)
+    e = _epochs(c)
+    for t, style, ls in ((c.manual, MANUAL, "-"), (c.torch, TORCH, ":")):
+        name = style["label"].split(" ")[0]
+        top.plot(e, t.train_loss, ls, color=style["color"], lw=2, label=f"train, {name}")
+        top.plot(e, t.test_loss, ls, color=style["color"], lw=1, alpha=0.6, label=f"test, {name}")
+    top.set_yscale("log")
+    top.set_ylabel(f"{c.config.loss} loss (log scale)")
+    top.set_title("Loss per epoch: train before each step, test after it")
+    top.legend()
+    bottom.plot(e, np.abs(c.manual.train_loss - c.torch.train_loss), label="|Δ train loss|")
+    bottom.plot(e, np.abs(c.manual.test_loss - c.torch.test_loss), label="|Δ test loss|")
+    bottom.set_ylabel("|manual − torch|")
+    bottom.set_xlabel("epoch")
+    bottom.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    bottom.legend()
+    fig.tight_layout()
+    return fig
+
+
+def parameters_figure(c: Comparison) -> Figure:
+    """Each weight and the bias per epoch, both sides; true values dashed, the optimum dotted."""
+    d = c.config.features
+    fig, axes = _figure(d + 1, sharex=True)
+    e = _epochs(c)
+    names = [f"w[{j}]" for j in range(d)] + ["b"]
+    truths = [*c.split.true_weight, c.split.true_bias]
+    optimum = None if c.closed_form is None else [*c.closed_form[0], c.closed_form[1]]
+    for k, ax in enumerate(axes):
+        m = c.manual.weight[:, k] if k < d else c.manual.bias
+        t = c.torch.weight[:, k] if k < d else c.torch.bias
+        ax.plot(e, m, "-", color=MANUAL["color"], lw=2.5, label=MANUAL["label"])
+        ax.plot(e, t, "--", color=TORCH["color"], lw=1.5, label=TORCH["label"])
+        ax.axhline(truths[k], color="k", ls="--", lw=1, label="true value")
+        if optimum is not None:
+            ax.axhline(optimum[k], color="tab:purple", ls=":", lw=1.5, label="closed-form optimum")
+        ax.set_ylabel(names[k])
+    axes[0].set_title("Parameters after each epoch")
+    axes[0].legend(fontsize=9, ncol=2)
+    axes[-1].set_xlabel("epoch")
+    fig.tight_layout()
+    return fig
+
+
+def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
+    """Contours of the training loss over (w, b), with both trajectories on top. d = 1 only."""
+    if c.config.features != 1:
+        raise ValueError("the loss landscape is drawn over (w, b), so it needs --features 1")
+    X = c.split.X_train.astype(np.float64)
+    y = c.split.y_train.astype(np.float64)
+    ws = np.concatenate([[c.initial_weight[0]], c.manual.weight[:, 0], c.split.true_weight])
+    bs = np.concatenate([[c.initial_bias], c.manual.bias, [c.split.true_bias]])
+    pad_w, pad_b = 0.3 * np.ptp(ws) + 0.1, 0.3 * np.ptp(bs) + 0.1
+    W, B = np.meshgrid(
+        np.linspace(ws.min() - pad_w, ws.max() + pad_w, grid),
+        np.linspace(bs.min() - pad_b, bs.max() + pad_b, grid),
+    )
+    loss = LOSSES[c.config.loss]
+    Z = np.array(
+        [
+            [loss.value(X * w + b, y) for w, b in zip(rw, rb, strict=True)]
+            for rw, rb in zip(W, B, strict=True)
+        ]
+    )
+    fig, (ax,) = _figure()
+    cs = ax.contourf(W, B, Z, levels=30, cmap="viridis", alpha=0.85)
+    ax.contour(W, B, Z, levels=15, colors="white", linewidths=0.5, alpha=0.6)
+    fig.colorbar(cs, ax=ax, label=f"{c.config.loss} training loss")
+    for t, style, lw in ((c.manual, MANUAL, 3.0), (c.torch, TORCH, 1.2)):
+        path_w = np.concatenate([[c.initial_weight[0]], t.weight[:, 0]])
+        path_b = np.concatenate([[c.initial_bias], t.bias])
+        ax.plot(path_w, path_b, "-", color=style["color"], lw=lw, label=f"path, {style['label']}")
+        step = max(1, len(path_w) // 12)
+        for i in range(0, len(path_w) - 1, step):
+            ax.annotate(
+                "", xy=(path_w[i + 1], path_b[i + 1]), xytext=(path_w[i], path_b[i]),
+                arrowprops={"arrowstyle": "->", "color": style["color"], "lw": lw * 0.6},
+            )  # fmt: skip
+    ax.plot(c.initial_weight[0], c.initial_bias, "o", ms=10, color="white", mec="k", label="start")
+    ax.plot(
+        c.manual.weight[-1, 0], c.manual.bias[-1], "s", ms=9, color="tab:red", mec="k", label="end"
+    )
+    if c.closed_form is not None:
+        ax.plot(
+            c.closed_form[0][0],
+            c.closed_form[1],
+            "*",
+            ms=16,
+            color="gold",
+            mec="k",
+            label="optimum (closed form)",
+        )
+    else:
+        ax.plot(
+            c.split.true_weight[0],
+            c.split.true_bias,
+            "*",
+            ms=16,
+            color="gold",
+            mec="k",
+            label="optimum (true line)",
+        )
+    ax.set_title(f"{c.config.loss} loss landscape over (w, b), lr = {c.config.lr}")
+    ax.set_xlabel("weight w")
+    ax.set_ylabel("bias b")
+    ax.legend(loc="upper left", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def bench_figure(rows: Sequence[dict[str, object]]) -> Figure:
+    """Time per step against N, log-log, one line per implementation, and the memory floor."""
+    fig, (ax,) = _figure()
+    impls = sorted({str(r["impl"]) for r in rows})
+    for impl in impls:
+        mine = sorted((r for r in rows if r["impl"] == impl), key=lambda r: r["n"])
+        ax.plot([r["n"] for r in mine], [r["median_s"] for r in mine], "o-", label=impl)
+    floor = sorted({(r["n"], r["floor_s"]) for r in rows})
+    ax.plot(
+        [n for n, _ in floor],
+        [f for _, f in floor],
+        "k--",
+        lw=2,
+        label="floor: stream X and y once",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N, training points")
+    ax.set_ylabel("time per training step (seconds)")
+    ax.set_title("One full-batch training step: median time per implementation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+RUN_FIGURES = {
+    "predictions.png": predictions_figure,
+    "loss_curves.png": loss_curves_figure,
+    "parameters.png": parameters_figure,
+    "loss_landscape.png": loss_landscape_figure,
+}
+
+
+def write_run_figures(c: Comparison, out: Path) -> list[Path]:
+    """Save the run's figures into `out` (created if missing); the landscape only when d = 1."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in RUN_FIGURES.items():
+        if make is loss_landscape_figure and c.config.features != 1:
+            continue
+        path = out / name
+        save_png(make(c), path)
+        written.append(path)
+    return written
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Render to memory, then write atomically: a crash never leaves half a PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    atomic_write(path, buffer.getvalue())
+
+
+def show(c: Comparison) -> None:
+    """Open the run's figures in windows when a display exists; say so when none does."""
+    import matplotlib.pyplot as plt
+
+    if matplotlib.get_backend().lower() == "agg":
+        print("gradcompare: no display found; the figures were only written", file=sys.stderr)
+        return
+    for name, make in RUN_FIGURES.items():
+        if make is loss_landscape_figure and c.config.features != 1:
+            continue
+        fig = make(c)
+        # Give our pyplot-free Figure a window: borrow a pyplot figure's canvas and manager.
+        manager = plt.figure(num=name, figsize=FIGSIZE).canvas.manager
+        manager.canvas.figure = fig
+        fig.set_canvas(manager.canvas)
+    plt.show()
