@@ -13,7 +13,7 @@ import manual.checkpoint as mck
 import torch_impl.checkpoint as tck
 from compare.config import RunConfig
 from compare.experiment import ManualRun, TorchRun
-from manual.optim import SGDState
+from manual.optim import AdamState, OptimizerState, SGDState
 from manual.train import History
 
 CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
@@ -22,7 +22,17 @@ SUFFIXES = {"manual": (".safetensors",), "torch": (".safetensors", ".pth", ".pt"
 
 def metadata_for(config: RunConfig) -> dict[str, str]:
     """What a checkpoint records about the run that wrote it."""
-    return {"model": config.model, "loss": config.loss, "config": json.dumps(asdict(config))}
+    return {
+        "model": config.model,
+        "loss": config.loss,
+        "optimizer": config.optimizer,
+        "config": json.dumps(asdict(config)),
+    }
+
+
+def steps_per_epoch(config: RunConfig) -> int:
+    """Optimizer steps in one epoch: one per mini-batch, the last partial one included."""
+    return -(-config.n_train // (config.batch_size or config.n_train))
 
 
 def check_writable(path: Path, impl: str) -> None:
@@ -37,7 +47,15 @@ def check_writable(path: Path, impl: str) -> None:
 
 def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
     """A torch-side checkpoint (from .pth or .safetensors) as the manual side's NumPy arrays."""
-    buffers = [None if b is None else b.detach().cpu().numpy() for b in ck.momentum_buffers]
+    buffers = {
+        key: [None if b is None else b.detach().cpu().numpy() for b in bufs]
+        for key, bufs in ck.optimizer_state.items()
+    }
+    step = int(ck.metadata.get("optimizer.step", "0"))
+    if ck.metadata.get("optimizer.state") == "adam":
+        state: OptimizerState = AdamState(**buffers, step=step)
+    else:
+        state = SGDState(buffers.get("momentum_buffer", [None, None]), step)
     history = History(
         train_loss=list(ck.history.train_loss),
         test_loss=list(ck.history.test_loss),
@@ -47,7 +65,7 @@ def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
     return mck.Checkpoint(
         weight=ck.weight.detach().cpu().numpy(),
         bias=ck.bias.detach().cpu().numpy(),
-        state=SGDState(buffers, int(ck.metadata.get("optimizer.step", len(history.train_loss)))),
+        state=state,
         history=history,
         metadata=ck.metadata,
     )
@@ -65,8 +83,17 @@ def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint
     return tck.load(path, map_location=device)
 
 
-def check_compatible(path: Path, weight_size: int, dtype: str, config: RunConfig) -> None:
-    """The checkpoint must fit the run: same feature count and dtype."""
+def check_compatible(
+    path: Path, weight_size: int, dtype: str, metadata: dict[str, str], config: RunConfig
+) -> None:
+    """The checkpoint must fit the run: same feature count, dtype and optimizer family."""
+    family = metadata.get("optimizer.state", "sgd")
+    wanted = "sgd" if config.optimizer == "sgd" else "adam"
+    if family != wanted:
+        hint = "sgd" if family == "sgd" else metadata.get("optimizer", "adam")
+        raise mck.CheckpointError(
+            f"{path}: holds {family} optimizer state; pass --optimizer {hint}"
+        )
     if weight_size != config.features:
         raise mck.CheckpointError(
             f"{path}: has {weight_size} feature(s) but the run has {config.features}; "
@@ -85,7 +112,10 @@ def save_manual(path: Path, run: ManualRun, config: RunConfig, before: History |
 def save_torch(path: Path, run: TorchRun, config: RunConfig, before: History | None) -> None:
     """Save the torch side, its history continuing `before` when resumed."""
     history = _joined(before, run.history)
-    tck.save(path, run.model, run.optimizer, history, metadata_for(config))
+    meta = metadata_for(config)
+    if config.optimizer == "sgd":  # torch's SGD keeps no step count of its own
+        meta["optimizer.step"] = str(len(history.train_loss) * steps_per_epoch(config))
+    tck.save(path, run.model, run.optimizer, history, meta)
 
 
 def _joined(before: History | None, now: History) -> History:

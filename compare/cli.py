@@ -21,6 +21,7 @@ from compare.config import (
     DTYPE_NAMES,
     LOSS_NAMES,
     MODEL_NAMES,
+    OPTIMIZER_NAMES,
     ConfigError,
     RunConfig,
 )
@@ -60,6 +61,12 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dampening", type=float, default=d.dampening, help="SGD dampening")
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty")
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="mini-batch size")
+    g.add_argument("--shuffle", action="store_true", help="new seeded row order every epoch")
+    g.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=d.optimizer, help="optimizer")
+    g.add_argument("--betas", type=float, nargs=2, default=d.betas, metavar=("B1", "B2"))
+    g.add_argument("--eps", type=float, default=d.eps, help="Adam's epsilon")
+    g.add_argument("--amsgrad", action="store_true", help="Adam's AMSGrad variant")
     g.add_argument("--dtype", choices=DTYPE_NAMES, default=d.dtype, help="floating-point type")
     g.add_argument("--device", choices=DEVICE_NAMES, default=d.device, help="torch device")
     g = p.add_argument_group("data: y = weight·x + bias over arange(start, end, step)")
@@ -75,7 +82,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace) -> RunConfig:
     """Build (and so validate) the RunConfig from parsed flags."""
-    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    values["betas"] = tuple(values["betas"])
+    return RunConfig(**values)
 
 
 def make_folder(folder: Path) -> None:

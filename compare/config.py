@@ -9,6 +9,7 @@ LOSS_NAMES = ("l1", "mse", "huber")
 MODEL_NAMES = ("parameter", "linear")
 DTYPE_NAMES = ("float32", "float64")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
+OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
 
 
@@ -39,16 +40,24 @@ class RunConfig:
     train_split: float = 0.8  # fraction of points, taken from the front, used for training
     features: int = 1  # d, the number of input features
     noise: float = 0.0  # standard deviation of Gaussian noise added to y
+    batch_size: int | None = None  # rows per step; None = the whole training set (the course)
+    shuffle: bool = False  # a fresh seeded permutation of the rows every epoch
+    optimizer: str = "sgd"  # sgd | adam | adamw (torch.optim.SGD / Adam / AdamW)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's β1, β2
+    eps: float = 1e-8  # Adam's ε
+    amsgrad: bool = False  # Adam's AMSGrad variant
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"--{_flag(f.name)} is {value}; give a finite number")
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ConfigError(f"--{_flag(f.name)} is {value}; give finite numbers")
         _choice("loss", self.loss, LOSS_NAMES)
         _choice("model", self.model, MODEL_NAMES)
         _choice("dtype", self.dtype, DTYPE_NAMES)
         _choice("device", self.device, DEVICE_NAMES)
+        _choice("optimizer", self.optimizer, OPTIMIZER_NAMES)
         if self.lr <= 0:
             raise ConfigError(f"--lr is {self.lr}; the learning rate must be > 0, e.g. --lr 0.01")
         if self.epochs < 1:
@@ -57,6 +66,15 @@ class RunConfig:
             raise ConfigError(f"--momentum is {self.momentum}; use a value >= 0, e.g. 0.9")
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay is {self.weight_decay}; use a value >= 0")
+        if self.optimizer != "sgd" and (self.momentum or self.dampening or self.nesterov):
+            raise ConfigError(
+                f"--momentum, --dampening and --nesterov are SGD options; {self.optimizer} keeps "
+                "its own moments (tune --betas instead)"
+            )
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"--betas {self.betas} must be two numbers in [0, 1), e.g. 0.9 0.999")
+        if self.eps < 0:
+            raise ConfigError(f"--eps is {self.eps}; use a small value >= 0, e.g. 1e-8")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ConfigError(
                 "--nesterov needs a momentum > 0 and zero dampening; add e.g. --momentum 0.9"
@@ -83,6 +101,16 @@ class RunConfig:
                 f"{n_train} to train and {n - n_train} to test; both need at least 1 point "
                 "(use a split between 0 and 1, or more points via --step)"
             )
+        if self.batch_size is not None and not 1 <= self.batch_size <= n_train:
+            raise ConfigError(
+                f"--batch-size {self.batch_size} does not fit {n_train} training points; "
+                f"use 1 to {n_train}, or leave it out for full batch"
+            )
+
+    @property
+    def n_train(self) -> int:
+        """Rows in the training split."""
+        return int(self.train_split * self.n_points)
 
     @property
     def n_points(self) -> int:

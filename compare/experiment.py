@@ -14,12 +14,12 @@ from compare.config import RunConfig
 from compare.tolerance import TOLERANCES, Tolerance
 from manual.data import Split, make_line
 from manual.losses import LOSSES
-from manual.optim import SGD, SGDState
-from torch_impl.data import to_tensor
+from manual.optim import SGD, Adam, Optimizer, OptimizerState
+from torch_impl.data import make_loader, to_tensor
 from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
 from torch_impl.model import MODELS, weight_and_bias
-from torch_impl.optim import make_sgd
+from torch_impl.optim import make_adam, make_sgd
 
 
 @dataclass(frozen=True)
@@ -95,15 +95,44 @@ def initial_model(config: RunConfig, device: torch.device) -> torch.nn.Module:
     return model.to(device)
 
 
-def sgd_options(config: RunConfig) -> SGD:
+def optimizer_options(config: RunConfig) -> Optimizer:
     """The optimizer's hyperparameters, shared by both sides."""
-    return SGD(
+    if config.optimizer == "sgd":
+        return SGD(
+            lr=config.lr,
+            momentum=config.momentum,
+            dampening=config.dampening,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+        )
+    return Adam(
         lr=config.lr,
-        momentum=config.momentum,
-        dampening=config.dampening,
+        betas=tuple(config.betas),
+        eps=config.eps,
         weight_decay=config.weight_decay,
-        nesterov=config.nesterov,
+        amsgrad=config.amsgrad,
+        decoupled=config.optimizer == "adamw",
     )
+
+
+def make_torch_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """torch.optim.SGD / Adam / AdamW with the same hyperparameters as the manual side."""
+    opt = optimizer_options(config)
+    make = make_adam if isinstance(opt, Adam) else make_sgd
+    return make(model.parameters(), **vars(opt))
+
+
+def epoch_orders(config: RunConfig, epoch_offset: int = 0) -> list[np.ndarray] | None:
+    """One row permutation per epoch when shuffling (the same for both sides), else None.
+
+    Seeded from (seed, epoch), so epoch k's order does not depend on where a run resumed.
+    """
+    if not config.shuffle:
+        return None
+    return [
+        np.random.default_rng([config.seed, epoch_offset + e]).permutation(config.n_train)
+        for e in range(config.epochs)
+    ]
 
 
 def first_divergence(m: Trajectory, t: Trajectory, tol: Tolerance) -> int | None:
@@ -119,7 +148,7 @@ class ManualRun:
     """The manual side after training: final parameters, optimizer state, history."""
 
     params: tuple[np.ndarray, np.ndarray]  # (w, b)
-    state: SGDState  # momentum buffers and step count, ready to resume from
+    state: OptimizerState  # momentum buffers or moments, and the step count, to resume from
     history: manual.train.History  # this run's epochs
 
 
@@ -136,9 +165,10 @@ def train_manual(
     config: RunConfig,
     split: Split,
     start: tuple[np.ndarray, np.ndarray],
-    state: SGDState | None = None,
+    state: OptimizerState | None = None,
+    epoch_offset: int = 0,
 ) -> ManualRun:
-    """Run manual.train.fit from `start` (and `state`, when resuming)."""
+    """Run manual.train.fit from `start` (and `state`, when resuming at `epoch_offset`)."""
     params, state, history = manual.train.fit(
         split.X_train,
         split.y_train,
@@ -146,9 +176,11 @@ def train_manual(
         split.y_test,
         (start[0].copy(), start[1].copy()),
         LOSSES[config.loss],
-        sgd_options(config),
+        optimizer_options(config),
         config.epochs,
         state,
+        batch_size=config.batch_size,
+        orders=epoch_orders(config, epoch_offset),
     )
     return ManualRun(params, state, history)
 
@@ -158,19 +190,27 @@ def train_torch(
     split: Split,
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
+    epoch_offset: int = 0,
 ) -> TorchRun:
     """Run torch_impl.train.fit on `model` (and `optimizer`, when resuming), in place."""
     device = next(model.parameters()).device
-    optimizer = optimizer or make_sgd(model.parameters(), **vars(sgd_options(config)))
+    optimizer = optimizer or make_torch_optimizer(config, model)
+    X_train, y_train = to_tensor(split.X_train, device), to_tensor(split.y_train, device)
+    loader = None
+    if config.batch_size is not None:
+        loader = make_loader(
+            X_train, y_train, config.batch_size, epoch_orders(config, epoch_offset)
+        )
     history = torch_impl.train.fit(
         model,
         make_loss(config.loss),
         optimizer,
-        to_tensor(split.X_train, device),
-        to_tensor(split.y_train, device),
+        X_train,
+        y_train,
         to_tensor(split.X_test, device),
         to_tensor(split.y_test, device),
         config.epochs,
+        loader,
     )
     return TorchRun(model, optimizer, history)
 

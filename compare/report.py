@@ -123,12 +123,14 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
     """The human-readable report of one run."""
     cfg = c.config
     console.print(
-        f"[bold]{cfg.loss}[/] loss · SGD lr={cfg.lr} · {cfg.epochs} epochs · "
+        f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr} · {cfg.epochs} epochs · "
         f"{cfg.dtype} on {c.device} · {cfg.model} model · seed {cfg.seed}"
     )
     console.print(
         f"data: {len(c.split.X_train)} train / {len(c.split.X_test)} test points, "
-        f"{cfg.features} feature(s), noise {cfg.noise}"
+        f"{cfg.features} feature(s), noise {cfg.noise}, "
+        + (f"batches of {cfg.batch_size}" if cfg.batch_size else "full batch")
+        + (", shuffled" if cfg.shuffle else "")
     )
     console.print(epoch_table(c))
     console.print(parameter_table(c))

@@ -22,7 +22,7 @@ from compare.experiment import (
     Trajectory,
     initial_model,
     make_data,
-    sgd_options,
+    make_torch_optimizer,
     start_of,
     train_manual,
     train_torch,
@@ -31,7 +31,6 @@ from manual.model import forward
 from torch_impl.data import to_tensor
 from torch_impl.device import resolve_device
 from torch_impl.model import MODELS
-from torch_impl.optim import make_sgd
 
 
 @dataclass(frozen=True)
@@ -56,27 +55,27 @@ def train_single(
         start, state, before = start_of(model), None, None
         if resume is not None:
             ck = load_manual(resume)
-            check_compatible(resume, ck.weight.size, str(ck.weight.dtype), config)
+            check_compatible(resume, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
             start, state, before = (ck.weight, ck.bias), ck.state, ck.history
-        run = train_manual(config, split, start, state)
+        first = len(before.train_loss) if before else 0
+        run = train_manual(config, split, start, state, epoch_offset=first)
         if save is not None:
             save_manual(save, run, config, before)
         history = run.history
-        first = len(before.train_loss) if before else 0
     else:
         optimizer, before = None, None
         if resume is not None:
             ck = load_torch(resume, device)
             dtype = str(ck.weight.dtype).removeprefix("torch.")
-            check_compatible(resume, ck.weight.numel(), dtype, config)
-            optimizer = make_sgd(model.parameters(), **vars(sgd_options(config)))
+            check_compatible(resume, ck.weight.numel(), dtype, ck.metadata, config)
+            optimizer = make_torch_optimizer(config, model)
             tck.restore(model, ck, optimizer)
             before = ck.history
-        run = train_torch(config, split, model, optimizer)
+        first = len(before.train_loss) if before else 0
+        run = train_torch(config, split, model, optimizer, epoch_offset=first)
         if save is not None:
             save_torch(save, run, config, before)
         history = run.history
-        first = len(before.train_loss) if before else 0
     return SingleRun(impl, first, Trajectory.from_history(history))
 
 

@@ -4,9 +4,12 @@ safetensors holds raw arrays and a JSON header, nothing executable, so a checkpo
 stranger can be opened without running their code (unlike a pickle).
 
 Layout (shared with torch_impl/checkpoint.py, so either side loads the other's file):
-    weight (d,)  bias (1,)  optimizer.momentum_buffer.{weight,bias}  (only once momentum ran)
+    weight (d,)  bias (1,)
+    optimizer.<key>.{weight,bias}   key: momentum_buffer (SGD, once momentum ran), or
+                                    exp_avg, exp_avg_sq, max_exp_avg_sq (Adam; the last for amsgrad)
     history.{train_loss,test_loss,bias} (E,)  history.weight (E, d)
-    metadata: format, implementation, model, loss, dtype, epoch, optimizer.step, config, versions
+    metadata: format, implementation, model, loss, dtype, epoch, optimizer, optimizer.state,
+              optimizer.step, config, versions
 """
 
 from __future__ import annotations
@@ -21,20 +24,22 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-from manual.optim import SGDState
+from manual.optim import AdamState, OptimizerState, SGDState
 from manual.train import History
 
 FORMAT = "gradcompare-checkpoint/1"
 PARAM_DTYPES = ("float32", "float64")
+PARAM_NAMES = ("weight", "bias")
+# Per-parameter optimizer buffers, named as torch's optimizer.state[param] keys.
+STATE_KEYS: dict[type, tuple[str, ...]] = {
+    SGDState: ("momentum_buffer",),
+    AdamState: ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+}
+STATE_KINDS: dict[type, str] = {SGDState: "sgd", AdamState: "adam"}
 LAYOUT_KEYS = {
-    "weight",
-    "bias",
-    "optimizer.momentum_buffer.weight",
-    "optimizer.momentum_buffer.bias",
-    "history.train_loss",
-    "history.test_loss",
-    "history.weight",
-    "history.bias",
+    *PARAM_NAMES,
+    *(f"optimizer.{k}.{p}" for keys in STATE_KEYS.values() for k in keys for p in PARAM_NAMES),
+    *(f"history.{k}" for k in ("train_loss", "test_loss", "weight", "bias")),
 }
 
 
@@ -48,7 +53,7 @@ class Checkpoint:
 
     weight: np.ndarray  # (d,)
     bias: np.ndarray  # (1,)
-    state: SGDState  # momentum buffers and step count
+    state: OptimizerState  # momentum buffers or Adam moments, and the step count
     history: History  # per-epoch losses and parameters so far
     metadata: dict[str, str]  # implementation, model, loss, dtype, epoch, config, versions
 
@@ -83,16 +88,17 @@ def save(
     path: str | Path,
     weight: np.ndarray,
     bias: np.ndarray,
-    state: SGDState,
+    state: OptimizerState,
     history: History,
     metadata: dict[str, str],
 ) -> None:
     """Write a .safetensors checkpoint atomically; `metadata` adds model, loss, config, …"""
     path = Path(path)
     tensors = {"weight": np.ascontiguousarray(weight), "bias": np.ascontiguousarray(bias)}
-    for name, buf in zip(("weight", "bias"), state.momentum_buffers, strict=False):
-        if buf is not None:
-            tensors[f"optimizer.momentum_buffer.{name}"] = np.ascontiguousarray(buf)
+    for key in STATE_KEYS[type(state)]:
+        for name, buf in zip(PARAM_NAMES, getattr(state, key), strict=True):
+            if buf is not None:
+                tensors[f"optimizer.{key}.{name}"] = np.ascontiguousarray(buf)
     d = weight.size
     tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float64)
     tensors["history.test_loss"] = np.asarray(history.test_loss, dtype=np.float64)
@@ -103,6 +109,7 @@ def save(
         "implementation": "manual",
         "dtype": str(weight.dtype),
         "epoch": str(len(history.train_loss)),
+        "optimizer.state": STATE_KINDS[type(state)],
         "optimizer.step": str(state.step),
         "versions": versions(),
         **metadata,
@@ -155,18 +162,37 @@ def from_tensors(
         )
     if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
         raise CheckpointError(f"{path}: a parameter is NaN or infinite")
-    buffers: list[np.ndarray | None] = []
-    for name, like in (("weight", weight), ("bias", bias)):
-        buf = tensors.get(f"optimizer.momentum_buffer.{name}")
-        if buf is not None and (buf.shape != like.shape or buf.dtype != like.dtype):
-            raise CheckpointError(f"{path}: momentum buffer for {name} does not match the {name}")
-        buffers.append(buf)
     history = _history(path, tensors, weight.size)
+    state = _optimizer_state(path, tensors, metadata, (weight, bias))
+    return Checkpoint(weight, bias, state, history, dict(metadata))
+
+
+def _optimizer_state(
+    path: Path,
+    tensors: dict[str, np.ndarray],
+    metadata: dict[str, str],
+    params: tuple[np.ndarray, np.ndarray],
+) -> OptimizerState:
+    kind = metadata.get("optimizer.state", "sgd")
+    cls = next((c for c, k in STATE_KINDS.items() if k == kind), None)
+    if cls is None:
+        raise CheckpointError(f"{path}: unknown optimizer state {kind!r}")
     try:
         step = int(metadata.get("optimizer.step", "0"))
     except ValueError:
         raise CheckpointError(f"{path}: optimizer.step is not an integer") from None
-    return Checkpoint(weight, bias, SGDState(buffers, step), history, dict(metadata))
+    lists = {}
+    for key in STATE_KEYS[cls]:
+        lists[key] = [tensors.get(f"optimizer.{key}.{name}") for name in PARAM_NAMES]
+        for buf, like, name in zip(lists[key], params, PARAM_NAMES, strict=True):
+            if buf is not None and (buf.shape != like.shape or buf.dtype != like.dtype):
+                raise CheckpointError(
+                    f"{path}: optimizer {key} for {name} does not match the {name}"
+                )
+    moments = [b for k in ("exp_avg", "exp_avg_sq") for b in lists.get(k, [])]
+    if cls is AdamState and any(b is None for b in moments):
+        raise CheckpointError(f"{path}: the Adam state lacks its moment estimates")
+    return cls(**lists, step=step)
 
 
 def _history(path: Path, tensors: dict[str, np.ndarray], d: int) -> History:

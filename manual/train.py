@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from manual.gradients import gradients
 from manual.losses import Loss
 from manual.model import forward
-from manual.optim import SGD, SGDState, sgd_init, sgd_step
+from manual.optim import Optimizer, OptimizerState, init_state, step
 
 
 class DivergedError(ArithmeticError):
@@ -31,6 +32,16 @@ class History:
     bias: list[float] = field(default_factory=list)  # b after each epoch
 
 
+def batches(n: int, batch_size: int | None, order: np.ndarray | None) -> list[np.ndarray]:
+    """Row indices of each mini-batch: `order` (or 0..n-1) cut into runs of `batch_size`.
+
+    The last batch keeps the remainder, as DataLoader(drop_last=False). None means full batch.
+    """
+    order = np.arange(n) if order is None else order
+    size = n if batch_size is None else batch_size
+    return [order[i : i + size] for i in range(0, n, size)]
+
+
 def fit(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -38,20 +49,32 @@ def fit(
     y_test: np.ndarray,
     params: tuple[np.ndarray, np.ndarray],
     loss: Loss,
-    opt: SGD,
+    opt: Optimizer,
     epochs: int,
-    state: SGDState | None = None,
-) -> tuple[tuple[np.ndarray, np.ndarray], SGDState, History]:
-    """Full-batch gradient descent for `epochs` epochs; returns (w, b), optimizer state, history."""
+    state: OptimizerState | None = None,
+    batch_size: int | None = None,
+    orders: Sequence[np.ndarray] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
+    """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
+
+    Full batch by default, as the course. With `batch_size`, each epoch visits the rows in
+    `orders[epoch]` (or in order) and steps once per batch; the epoch's train loss is then the
+    mean of its batches' losses, each taken before that batch's step.
+    """
     w, b = params
-    state = sgd_init((w, b)) if state is None else state
+    state = init_state(opt, (w, b)) if state is None else state
     history = History()
     for epoch in range(epochs):
+        order = None if orders is None else orders[epoch]
+        batch_losses = []
         # Overflow is caught below by the finiteness check, with the epoch named.
         with np.errstate(over="ignore", invalid="ignore"):
-            train_loss, dw, db = gradients(X_train, y_train, w, b, loss)
-            (w, b), state = sgd_step((w, b), (dw, db), state, opt)
+            for rows in batches(len(X_train), batch_size, order):
+                batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)
+                (w, b), state = step((w, b), (dw, db), state, opt)
+                batch_losses.append(batch_loss)
             test_loss = loss.value(forward(X_test, w, b), y_test)
+        train_loss = float(np.mean(batch_losses))
         if not (np.isfinite(train_loss) and np.isfinite(test_loss)):
             raise DivergedError(epoch, "the loss")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):

@@ -46,7 +46,7 @@ def test_manual_round_trip(files, trained):
     w, b = trained.manual_run.params
     assert ck.weight.tobytes() == w.tobytes() and ck.bias.tobytes() == b.tobytes()
     for mine, orig in zip(
-        ck.state.momentum_buffers, trained.manual_run.state.momentum_buffers, strict=True
+        ck.state.momentum_buffer, trained.manual_run.state.momentum_buffer, strict=True
     ):
         np.testing.assert_array_equal(mine, orig)
     assert ck.state.step == 20
@@ -64,7 +64,7 @@ def test_torch_round_trip(files, trained, which):
     assert torch.equal(ck.weight, model.weights.detach()) and torch.equal(
         ck.bias, model.bias.detach()
     )
-    for buf, p in zip(ck.momentum_buffers, model.parameters(), strict=True):
+    for buf, p in zip(ck.optimizer_state["momentum_buffer"], model.parameters(), strict=True):
         assert torch.equal(buf, trained.torch_run.optimizer.state[p]["momentum_buffer"])
     assert ck.history.test_loss == trained.torch_run.history.test_loss
     assert ck.metadata["implementation"] == "torch" and ck.metadata["model"] == "parameter"

@@ -48,7 +48,7 @@ def test_matrix_matches_torch(options):
     mine, state, tparams, topt = run_both(options)
     for p, t in zip(mine, tparams, strict=True):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-15, atol=1e-15)
-    for buf, t in zip(state.momentum_buffers, tparams, strict=True):
+    for buf, t in zip(state.momentum_buffer, tparams, strict=True):
         torch_buf = topt.state[t].get("momentum_buffer")
         if options["momentum"] == 0:
             assert buf is None and torch_buf is None
@@ -70,7 +70,7 @@ def test_first_momentum_buffer_is_the_gradient_not_zero():
     params, grads = (np.array([1.0]),), (np.array([2.0]),)
     _, state = sgd_step(params, grads, sgd_init(params), SGD(lr=0.1, momentum=0.9, dampening=0.5))
     # Zero-initialised it would be (1 - 0.5)·2 = 1.0; torch starts from the undamped gradient.
-    np.testing.assert_array_equal(state.momentum_buffers[0], [2.0])
+    np.testing.assert_array_equal(state.momentum_buffer[0], [2.0])
 
 
 def test_step_is_pure():
@@ -78,4 +78,4 @@ def test_step_is_pure():
     state = sgd_init(params)
     sgd_step(params, grads, state, SGD(lr=0.1, momentum=0.9))
     np.testing.assert_array_equal(params[0], [1.0, 2.0])
-    assert state.momentum_buffers == [None] and state.step == 0
+    assert state.momentum_buffer == [None] and state.step == 0

@@ -33,6 +33,9 @@ COURSE_KEYS = {
     "linear": ("linear_layer.weight", "linear_layer.bias"),
 }
 HISTORY_KEYS = ("train_loss", "test_loss", "weight", "bias")
+PARAM_NAMES = ("weight", "bias")
+# Per-parameter buffers in optimizer.state[param], by optimizer family.
+STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
 class CheckpointError(ValueError):
@@ -45,7 +48,7 @@ class Checkpoint:
 
     weight: torch.Tensor  # (d,)
     bias: torch.Tensor  # (1,)
-    momentum_buffers: list[torch.Tensor | None]  # [weight's, bias's]; None before momentum ran
+    optimizer_state: dict[str, list[torch.Tensor | None]]  # key -> [weight's, bias's] buffers
     history: History  # per-epoch losses and parameters so far (empty for a course file)
     metadata: dict[str, str]  # implementation, model, loss, dtype, epoch, config, versions
 
@@ -98,7 +101,8 @@ def save(
         "model": model_kind(model),
         "dtype": str(weight.dtype).removeprefix("torch."),
         "epoch": str(len(history.train_loss)),
-        "optimizer.step": str(len(history.train_loss)),  # one step per full-batch epoch
+        "optimizer.state": optimizer_family(optimizer),
+        "optimizer.step": str(optimizer_steps(model, optimizer)),
         "versions": versions(),
         **(metadata or {}),
     }
@@ -121,22 +125,35 @@ def save(
         atomic_write(path, buffer.getvalue())
     elif path.suffix == ".safetensors":
         tensors = {"weight": weight.reshape(-1).contiguous(), "bias": bias.contiguous()}
-        for name, buf in zip(("weight", "bias"), momentum_buffers(model, optimizer), strict=True):
-            if buf is not None:
-                tensors[f"optimizer.momentum_buffer.{name}"] = buf.detach().cpu().reshape(-1)
+        for key, bufs in optimizer_buffers(model, optimizer).items():
+            for name, buf in zip(PARAM_NAMES, bufs, strict=True):
+                if buf is not None:
+                    tensors[f"optimizer.{key}.{name}"] = buf.detach().cpu().reshape(-1)
         tensors.update({f"history.{k}": v for k, v in hist.items()})
         atomic_write(path, safetensors.torch.save(tensors, metadata=header))
     else:
         raise CheckpointError(f"{path}: unknown checkpoint format; use .pth or .safetensors")
 
 
-def momentum_buffers(
+def optimizer_family(optimizer: torch.optim.Optimizer | None) -> str:
+    """'adam' for Adam and AdamW (same state), else 'sgd'."""
+    return "adam" if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW) else "sgd"
+
+
+def optimizer_buffers(
     model: nn.Module, optimizer: torch.optim.Optimizer | None
-) -> list[torch.Tensor | None]:
-    """The optimizer's velocity for [weight, bias], or None where it has none yet."""
-    if optimizer is None:
-        return [None, None]
-    return [optimizer.state.get(p, {}).get("momentum_buffer") for p in weight_and_bias(model)]
+) -> dict[str, list[torch.Tensor | None]]:
+    """The optimizer's per-parameter buffers for [weight, bias], None where there are none."""
+    params = list(model.parameters())  # [weight, bias] for both models
+    keys = STATE_KEYS[optimizer_family(optimizer)]
+    state = optimizer.state if optimizer is not None else {}
+    return {k: [state.get(p, {}).get(k) for p in params] for k in keys}
+
+
+def optimizer_steps(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> str:
+    """Adam counts its steps in state['step']; SGD keeps no count, so the caller supplies it."""
+    state = optimizer.state.get(next(iter(model.parameters())), {}) if optimizer else {}
+    return str(int(state["step"])) if "step" in state else "0"
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
@@ -183,21 +200,23 @@ def _from_pth(path: Path, map_location: str | torch.device) -> Checkpoint:
             + " or ".join(str(list(k)) for k in COURSE_KEYS.values())
         )
     weight, bias = _check_params(path, weight, bias)
-    buffers: list[torch.Tensor | None] = [None, None]
     opt = blob.get("optimizer_state_dict") if ours else None
+    opt_state: dict[str, list[object]] = {}
     if opt:
         try:
-            buffers = [opt["state"].get(i, {}).get("momentum_buffer") for i in (0, 1)]
-        except (KeyError, AttributeError, TypeError):
+            family = "adam" if "betas" in opt["param_groups"][0] else "sgd"
+            per_param = [opt["state"].get(i, {}) for i in (0, 1)]
+            opt_state = {k: [st.get(k) for st in per_param] for k in STATE_KEYS[family]}
+            if family == "adam" and "step" in per_param[0]:
+                metadata["optimizer.step"] = str(int(per_param[0]["step"]))
+        except (KeyError, AttributeError, TypeError, IndexError, ValueError):
             raise CheckpointError(f"{path}: optimizer_state_dict is malformed") from None
-        metadata.setdefault(
-            "optimizer.step", str(len(blob.get("history", {}).get("train_loss", [])))
-        )
+        metadata["optimizer.state"] = family
     hist = blob.get("history") if ours else None
     return Checkpoint(
         weight,
         bias,
-        _check_buffers(path, buffers, weight, bias),
+        _check_buffers(path, opt_state, weight, bias),
         _history(path, hist or {}, weight.numel()),
         metadata,
     )
@@ -214,20 +233,27 @@ def _from_safetensors(path: Path, map_location: str | torch.device) -> Checkpoin
         raise CheckpointError(
             f"{path}: not a gradcompare checkpoint (format {metadata.get('format')!r})"
         )
-    known = {"weight", "bias"} | {f"optimizer.momentum_buffer.{n}" for n in ("weight", "bias")}
-    known |= {f"history.{k}" for k in HISTORY_KEYS}
+    known = {*PARAM_NAMES, *(f"history.{k}" for k in HISTORY_KEYS)}
+    known |= {
+        f"optimizer.{k}.{n}" for keys in STATE_KEYS.values() for k in keys for n in PARAM_NAMES
+    }
     if tensors.keys() - known or {"weight", "bias"} - tensors.keys():
         raise CheckpointError(
             f"{path}: unexpected tensors {sorted(tensors.keys() - known)} or missing "
             f"{sorted({'weight', 'bias'} - tensors.keys())}"
         )
     weight, bias = _check_params(path, tensors["weight"], tensors["bias"])
-    buffers = [tensors.get(f"optimizer.momentum_buffer.{n}") for n in ("weight", "bias")]
+    family = metadata.get("optimizer.state", "sgd")
+    if family not in STATE_KEYS:
+        raise CheckpointError(f"{path}: unknown optimizer state {family!r}")
+    opt_state = {
+        k: [tensors.get(f"optimizer.{k}.{n}") for n in PARAM_NAMES] for k in STATE_KEYS[family]
+    }
     hist = {k: tensors[f"history.{k}"] for k in HISTORY_KEYS if f"history.{k}" in tensors}
     return Checkpoint(
         weight,
         bias,
-        _check_buffers(path, buffers, weight, bias),
+        _check_buffers(path, opt_state, weight, bias),
         _history(path, hist, weight.numel()),
         dict(metadata),
     )
@@ -251,21 +277,22 @@ def _check_params(path: Path, weight: object, bias: object) -> tuple[torch.Tenso
 
 
 def _check_buffers(
-    path: Path, buffers: list[object], weight: torch.Tensor, bias: torch.Tensor
-) -> list[torch.Tensor | None]:
-    checked: list[torch.Tensor | None] = []
-    for buf, like, name in zip(buffers, (weight, bias), ("weight", "bias"), strict=True):
-        if buf is not None:
-            if (
-                not isinstance(buf, torch.Tensor)
-                or buf.numel() != like.numel()
-                or buf.dtype != like.dtype
-            ):
-                raise CheckpointError(
-                    f"{path}: momentum buffer for {name} does not match the {name}"
-                )
-            buf = buf.reshape(like.shape)
-        checked.append(buf)
+    path: Path, state: dict[str, list[object]], weight: torch.Tensor, bias: torch.Tensor
+) -> dict[str, list[torch.Tensor | None]]:
+    checked: dict[str, list[torch.Tensor | None]] = {}
+    for key, bufs in state.items():
+        checked[key] = []
+        for buf, like, name in zip(bufs, (weight, bias), PARAM_NAMES, strict=True):
+            if buf is not None:
+                ok = isinstance(buf, torch.Tensor) and buf.numel() == like.numel()
+                if not ok or buf.dtype != like.dtype:
+                    raise CheckpointError(f"{path}: optimizer {key} for {name} does not match")
+                buf = buf.reshape(like.shape)
+            checked[key].append(buf)
+    if "exp_avg" in checked and any(
+        b is None for k in ("exp_avg", "exp_avg_sq") for b in checked[k]
+    ):
+        raise CheckpointError(f"{path}: the Adam state lacks its moment estimates")
     return checked
 
 
@@ -292,7 +319,7 @@ def _history(path: Path, hist: dict[str, object], d: int) -> History:
 def restore(
     model: nn.Module, ckpt: Checkpoint, optimizer: torch.optim.Optimizer | None = None
 ) -> None:
-    """Copy the checkpoint's parameters (and momentum) into a model built with the same d."""
+    """Copy the checkpoint's parameters (and optimizer state) into a model with the same d."""
     weight, bias = weight_and_bias(model)
     if weight.numel() != ckpt.weight.numel():
         raise CheckpointError(
@@ -301,10 +328,22 @@ def restore(
     with torch.no_grad():
         weight.copy_(ckpt.weight.reshape(weight.shape))
         bias.copy_(ckpt.bias)
-    if optimizer is not None:
-        params = [p for p in model.parameters()]
-        for param, buf in zip(params, ckpt.momentum_buffers, strict=True):
-            if buf is not None:
-                optimizer.state[param]["momentum_buffer"] = (
-                    buf.to(param).reshape(param.shape).clone()
-                )
+    if optimizer is None or not ckpt.optimizer_state:
+        return
+    family = ckpt.metadata.get("optimizer.state", "sgd")
+    if family != optimizer_family(optimizer):
+        raise CheckpointError(
+            f"the checkpoint holds {family} state but the run uses {type(optimizer).__name__}; "
+            f"pass the same --optimizer"
+        )
+    for i, param in enumerate(model.parameters()):
+        bufs = {k: v[i] for k, v in ckpt.optimizer_state.items() if v[i] is not None}
+        if family == "adam":
+            if optimizer.defaults.get("amsgrad") and "max_exp_avg_sq" not in bufs:
+                raise CheckpointError("the checkpoint was trained without --amsgrad; drop it")
+            # torch keeps Adam's step as a float32 CPU tensor.
+            optimizer.state[param]["step"] = torch.tensor(
+                float(ckpt.metadata.get("optimizer.step", "0")), dtype=torch.float32
+            )
+        for key, buf in bufs.items():
+            optimizer.state[param][key] = buf.to(param).reshape(param.shape).clone()

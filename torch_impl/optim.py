@@ -1,4 +1,4 @@
-"""The optimizer: torch.optim.SGD, holding its own momentum buffers inside."""
+"""Optimizers: torch.optim.SGD, Adam and AdamW, each holding its own state inside."""
 
 from __future__ import annotations
 
@@ -24,5 +24,28 @@ def make_sgd(
         dampening=dampening,
         weight_decay=weight_decay,
         nesterov=nesterov,
+        maximize=maximize,
+    )
+
+
+def make_adam(
+    params: Iterable[torch.nn.Parameter],
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled: bool = False,
+) -> torch.optim.Adam:
+    """torch.optim.Adam, or AdamW (weight decay applied to θ directly) when `decoupled`."""
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return cls(
+        params,
+        lr=lr,
+        betas=betas,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
         maximize=maximize,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,17 +41,25 @@ def fit(
     X_test: torch.Tensor,
     y_test: torch.Tensor,
     epochs: int,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> History:
-    """Train `model` in place for `epochs` full-batch epochs and return the history."""
+    """Train `model` in place and return the history.
+
+    Full batch by default, as the course. With a DataLoader, one step per batch; the epoch's
+    train loss is the mean of its batches' losses, each taken before that batch's step.
+    """
     history = History()
     for epoch in range(epochs):
         ### Training
         model.train()
-        y_pred = model(X_train)  # 1. forward pass
-        loss = loss_fn(y_pred, y_train)  # 2. loss
-        optimizer.zero_grad()  # 3. clear last step's gradients
-        loss.backward()  # 4. backpropagation: fills .grad of every parameter
-        optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
+        batch_losses = []
+        for X, y in loader if loader is not None else [(X_train, y_train)]:
+            y_pred = model(X)  # 1. forward pass
+            loss = loss_fn(y_pred, y)  # 2. loss
+            optimizer.zero_grad()  # 3. clear last step's gradients
+            loss.backward()  # 4. backpropagation: fills .grad of every parameter
+            optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
+            batch_losses.append(loss.item())
 
         ### Testing
         model.eval()
@@ -60,7 +69,7 @@ def fit(
         weight, bias = weight_and_bias(model)
         w = weight.detach().cpu().numpy().copy()
         b = float(bias.detach().cpu()[0])
-        train_value, test_value = loss.item(), test_loss.item()
+        train_value, test_value = float(np.mean(batch_losses)), test_loss.item()
         if not (math.isfinite(train_value) and math.isfinite(test_value)):
             raise DivergedError(epoch, "the loss")
         if not (np.all(np.isfinite(w)) and math.isfinite(b)):
