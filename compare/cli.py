@@ -11,10 +11,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import NoReturn
 
+import torch
 from rich.console import Console
+from rich.progress import Progress
 
 import manual.train
 import torch_impl.train
+from compare.bench import DEFAULT_SIZES, IMPLS, BenchConfig, run_bench
 from compare.checkpoints import CheckpointErrors, save_manual, save_torch
 from compare.config import (
     DEVICE_NAMES,
@@ -29,7 +32,7 @@ from compare.experiment import Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_report, side_json, to_json
 from compare.single import predict, train_single
-from torch_impl.device import DeviceError
+from torch_impl.device import DeviceError, resolve_device
 
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 
@@ -160,7 +163,54 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_AGREE
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time every implementation's training step and compare them to each other and a floor."""
+    from compare.bench_report import bench_table, breakdown_table
+
+    cfg = BenchConfig(
+        sizes=tuple(args.sizes),
+        loss=args.loss,
+        dtype=args.dtype,
+        device=resolve_bench_device(args.device),
+        repeats=args.repeats,
+        threads=args.threads,
+        optimizer=args.optimizer,
+        impls=tuple(args.impls),
+    )
+    if min(cfg.sizes) < 1 or cfg.repeats < 1 or cfg.threads < 1:
+        raise UserError("--sizes, --repeats and --threads must be positive integers")
+    if args.out is not None:
+        make_folder(args.out)
+    total = len(cfg.sizes) * cfg.repeats * len(cfg.impls)
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("benchmarking", total=total)
+        result = run_bench(cfg, lambda what: bar.update(task, advance=1, description=what))
+    figures = []
+    if args.out is not None:
+        from compare import plots
+
+        path = args.out / "bench.png"
+        plots.save_png(plots.bench_figure(result["rows"]), path)
+        figures.append(path)
+    if args.json:
+        result["figures"] = [str(p) for p in figures]
+        print(json.dumps(result, indent=2))
+        return EXIT_AGREE
+    console = Console()
+    console.print(bench_table(result))
+    console.print(breakdown_table(result))
+    for path in figures:
+        print(f"wrote {path}")
+    return EXIT_AGREE
+
+
+def resolve_bench_device(name: str) -> str:
+    """'auto' -> cuda or cpu; 'cuda' without a GPU is the same one-line error as for run."""
+    return resolve_device(name).type
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "bench": cmd_bench,
     "run": cmd_run,
     "train": cmd_train,
     "predict": cmd_predict,
@@ -195,6 +245,29 @@ def build_parser() -> Parser:
     pred.add_argument("--impl", choices=("manual", "torch"), help="which side predicts")
     pred.add_argument("--x", type=float, nargs="+", required=True, help="inputs, d per point")
     pred.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+    bench = sub.add_parser("bench", help="time each implementation's training step")
+    bench.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_SIZES),
+        metavar="N",
+    )
+    bench.add_argument("--loss", choices=LOSS_NAMES, default="l1")
+    bench.add_argument("--dtype", choices=DTYPE_NAMES, default="float32")
+    bench.add_argument("--device", choices=DEVICE_NAMES, default="cpu")
+    bench.add_argument("--repeats", type=int, default=7, help="interleaved samples per size")
+    bench.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch.set_num_threads, and manual_fast's threads",
+    )
+    bench.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    bench.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead")
+    bench.add_argument("--out", type=Path, help="write bench.png here")
     return parser
 
 

@@ -32,6 +32,22 @@ class History:
     bias: list[float] = field(default_factory=list)  # b after each epoch
 
 
+def train_step(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+) -> torch.Tensor:
+    """One step, the course's five lines; returns the loss from before the update."""
+    y_pred = model(X)  # 1. forward pass
+    loss = loss_fn(y_pred, y)  # 2. loss
+    optimizer.zero_grad()  # 3. clear last step's gradients
+    loss.backward()  # 4. backpropagation: fills .grad of every parameter
+    optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
+    return loss.detach()
+
+
 def fit(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -54,11 +70,7 @@ def fit(
         model.train()
         batch_losses = []
         for X, y in loader if loader is not None else [(X_train, y_train)]:
-            y_pred = model(X)  # 1. forward pass
-            loss = loss_fn(y_pred, y)  # 2. loss
-            optimizer.zero_grad()  # 3. clear last step's gradients
-            loss.backward()  # 4. backpropagation: fills .grad of every parameter
-            optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
+            loss = train_step(model, loss_fn, optimizer, X, y)
             batch_losses.append(loss.item())
 
         ### Testing

@@ -1,0 +1,339 @@
+"""Time one training step of every implementation, interleaved, against a measured memory floor.
+
+Times are medians over interleaved repeats (A B C A B C …), so slow drifts of a shared machine
+hit every implementation alike; results are reported as ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from importlib.metadata import version
+
+import numpy as np
+import torch
+
+from manual.fast import ChunkedGradients, SufficientStatistics
+from manual.gradients import gradients
+from manual.losses import LOSSES
+from manual.optim import SGD, Adam, init_state, step
+from torch_impl import nograd
+from torch_impl.compiled import compile_step
+from torch_impl.device import DTYPES
+from torch_impl.losses import make_loss
+from torch_impl.model import LinearRegressionModel, LinearRegressionModelV2, weight_and_bias
+from torch_impl.optim import make_adam, make_sgd
+from torch_impl.train import train_step
+
+IMPLS = (
+    "manual",
+    "manual_fast",
+    "torch_autograd",
+    "torch_linear",
+    "torch_no_autograd",
+    "torch_compiled",
+)
+REFERENCE = "torch_autograd"
+DEFAULT_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+SAMPLE_S = 2e-3  # each timing sample runs enough steps to last this long
+LR = 0.01  # the course's
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to time. Validated by the command line, like RunConfig."""
+
+    sizes: tuple[int, ...] = DEFAULT_SIZES  # N, training points
+    loss: str = "l1"  # l1 | mse | huber
+    dtype: str = "float32"  # float32 | float64
+    device: str = "cpu"  # cpu | cuda, for the torch implementations
+    repeats: int = 7  # interleaved samples per implementation and size
+    threads: int = 2  # torch.set_num_threads, and manual_fast's thread count
+    optimizer: str = "sgd"  # sgd | adam
+    impls: tuple[str, ...] = IMPLS  # which implementations to time
+    features: int = 1  # d
+
+
+@dataclass
+class Step:
+    """One implementation's training step, ready to call repeatedly."""
+
+    name: str  # implementation name
+    run: Callable[[], None]  # one training step, in place
+    params: Callable[[], tuple[np.ndarray, np.ndarray]]  # current (w, b), for checking
+    sync: Callable[[], None] = lambda: None  # wait for queued GPU work
+    compile_s: float | None = None  # seconds spent compiling, for torch_compiled
+    close: Callable[[], None] = lambda: None  # release threads or buffers
+
+
+def bench_data(n: int, d: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """N points near the course's line, and a fixed non-zero start (w0, b0)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d)).astype(dtype)
+    y = (X @ np.full(d, 0.7) + 0.3 + 0.01 * rng.standard_normal(n)).astype(dtype)[:, None]
+    return X, y, np.full(d, 0.3367, dtype=dtype), np.array([0.1288], dtype=dtype)
+
+
+def _manual_opt(optimizer: str) -> SGD | Adam:
+    return Adam(lr=LR) if optimizer == "adam" else SGD(lr=LR)
+
+
+def _numpy_step(name: str, grads: Callable, w0: np.ndarray, b0: np.ndarray, optimizer: str) -> Step:
+    opt = _manual_opt(optimizer)
+    box = {"params": (w0.copy(), b0.copy())}
+    box["state"] = init_state(opt, box["params"])
+
+    def run() -> None:
+        _, dw, db = grads(*box["params"])
+        box["params"], box["state"] = step(box["params"], (dw, db), box["state"], opt)
+
+    return Step(name, run, lambda: box["params"])
+
+
+def _torch_step(
+    name: str, X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig
+) -> Step:
+    device, dtype = torch.device(cfg.device), DTYPES[cfg.dtype]
+    Xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
+    cls = LinearRegressionModelV2 if name == "torch_linear" else LinearRegressionModel
+    model = cls(features=X.shape[1], dtype=dtype).to(device)
+    w, b = weight_and_bias(model)
+    with torch.no_grad():
+        w.copy_(torch.from_numpy(w0))
+        b.copy_(torch.from_numpy(b0))
+    params = list(model.parameters())
+    make = make_adam if cfg.optimizer == "adam" else make_sgd
+    optimizer = make(params, lr=LR)
+    loss_fn = make_loss(cfg.loss)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    compile_s = None
+    if name == "torch_no_autograd":
+
+        def run() -> None:
+            nograd.step(Xt, yt, (params[0], params[1]), optimizer, cfg.loss)
+
+    elif name == "torch_compiled":
+        compiled = compile_step()
+        start = time.perf_counter()
+        compiled(model, loss_fn, optimizer, Xt, yt)  # compiles, and takes the first step
+        sync()
+        compile_s = time.perf_counter() - start
+
+        def run() -> None:
+            compiled(model, loss_fn, optimizer, Xt, yt)
+
+    else:
+
+        def run() -> None:
+            train_step(model, loss_fn, optimizer, Xt, yt)
+
+    def current() -> tuple[np.ndarray, np.ndarray]:
+        w, b = weight_and_bias(model)
+        return w.detach().cpu().numpy().copy(), b.detach().cpu().numpy().copy()
+
+    return Step(name, run, current, sync, compile_s)
+
+
+def make_steps(
+    X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig
+) -> dict[str, Step]:
+    """Every requested implementation's step, each starting from (w0, b0) on the same data."""
+    steps = {}
+    for name in cfg.impls:
+        if name == "manual":
+            grads = partial(gradients, X, y, loss=LOSSES[cfg.loss])
+            steps[name] = _numpy_step(name, grads, w0, b0, cfg.optimizer)
+        elif name == "manual_fast":
+            if cfg.loss == "mse":
+                fast = SufficientStatistics(X, y)
+                steps[name] = _numpy_step(name, fast, w0, b0, cfg.optimizer)
+            else:
+                fast = ChunkedGradients(X, y, cfg.loss, threads=cfg.threads)
+                steps[name] = _numpy_step(name, fast, w0, b0, cfg.optimizer)
+                steps[name].close = fast.close
+        else:
+            steps[name] = _torch_step(name, X, y, w0, b0, cfg)
+    return steps
+
+
+def time_step(s: Step, inner: int) -> float:
+    """Seconds per step, over `inner` back-to-back steps."""
+    s.sync()
+    start = time.perf_counter()
+    for _ in range(inner):
+        s.run()
+    s.sync()
+    return (time.perf_counter() - start) / inner
+
+
+def read_bandwidth(device: str, threads: int, nbytes: int = 256 << 20) -> float:
+    """Bytes per second for one streaming read of a buffer far larger than the caches."""
+    if device == "cuda":
+        buf = torch.ones(nbytes // 4, device="cuda")
+        buf.sum()
+        samples = []
+        for _ in range(5):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            buf.sum()
+            torch.cuda.synchronize()
+            samples.append(time.perf_counter() - start)
+        return nbytes / float(np.median(samples))
+    buf = np.ones(nbytes // 4, dtype=np.float32)
+    parts = np.array_split(buf, threads)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(np.sum, parts))  # touch every page first
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            list(pool.map(np.sum, parts))
+            samples.append(time.perf_counter() - start)
+    return nbytes / float(np.median(samples))
+
+
+@dataclass
+class Breakdown:
+    """Where the autograd step's time goes, per phase, and page faults per step."""
+
+    n: int  # N
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> median seconds
+    minor_faults_per_step: float = 0.0  # fresh pages the step touched
+
+
+def breakdown(
+    X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig, repeats: int
+) -> Breakdown:
+    """Time forward, loss, zero_grad, backward and step of the course's step separately."""
+    device = torch.device(cfg.device)
+    Xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
+    model = LinearRegressionModel(features=X.shape[1], dtype=DTYPES[cfg.dtype]).to(device)
+    with torch.no_grad():
+        model.weights.copy_(torch.from_numpy(w0))
+        model.bias.copy_(torch.from_numpy(b0))
+    optimizer = (make_adam if cfg.optimizer == "adam" else make_sgd)(model.parameters(), lr=LR)
+    loss_fn = make_loss(cfg.loss)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    inner = max(1, min(1000, math.ceil(SAMPLE_S * 1e6 / max(len(X), 1))))
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("forward", "loss", "zero_grad", "backward", "step")
+    }
+    faults = []
+    for _ in range(repeats):
+        totals = dict.fromkeys(samples, 0.0)
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(inner):
+            marks = [time.perf_counter()]
+            pred = model(Xt)
+            sync()
+            marks.append(time.perf_counter())
+            loss = loss_fn(pred, yt)
+            sync()
+            marks.append(time.perf_counter())
+            optimizer.zero_grad()
+            marks.append(time.perf_counter())
+            loss.backward()
+            sync()
+            marks.append(time.perf_counter())
+            optimizer.step()
+            sync()
+            marks.append(time.perf_counter())
+            for k, a, b in zip(samples, marks, marks[1:], strict=False):
+                totals[k] += b - a
+        faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / inner)
+        for k in samples:
+            samples[k].append(totals[k] / inner)
+    return Breakdown(
+        n=len(X),
+        phases={k: float(np.median(v)) for k, v in samples.items()},
+        minor_faults_per_step=float(np.median(faults)),
+    )
+
+
+def machine(cfg: BenchConfig, bandwidth: float, bandwidth_all: float) -> dict[str, object]:
+    """What the numbers were measured on."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    info: dict[str, object] = {
+        "cpu": cpu or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "numpy": version("numpy"),
+        "torch": torch.__version__,
+        "read_bandwidth_gb_s": round(bandwidth / 1e9, 2),  # one stream: the floor
+        "read_bandwidth_all_threads_gb_s": round(bandwidth_all / 1e9, 2),
+    }
+    if cfg.device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def run_bench(
+    cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, object]:
+    """Time every implementation at every size; returns rows, machine, compile times, breakdowns."""
+    torch.set_num_threads(cfg.threads)
+    # The floor is one stream reading X and y (a NumPy reduction's pass). Threaded code can read
+    # faster than one stream, so the all-threads floor is reported beside it.
+    bandwidth = read_bandwidth(cfg.device, 1)
+    bandwidth_all = read_bandwidth(cfg.device, cfg.threads)
+    rows, compile_times, breakdowns = [], {}, []
+    for n in cfg.sizes:
+        X, y, w0, b0 = bench_data(n, cfg.features, cfg.dtype)
+        floor_s = (X.nbytes + y.nbytes) / bandwidth
+        steps = make_steps(X, y, w0, b0, cfg)
+        for s in steps.values():
+            if s.compile_s is not None:
+                compile_times[str(n)] = s.compile_s
+        inner = {}
+        for name, s in steps.items():
+            s.run()  # warm up: first-call allocations, lazy initialisation
+            inner[name] = max(1, min(10_000, math.ceil(SAMPLE_S / max(time_step(s, 1), 1e-9))))
+        samples: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(cfg.repeats):
+            for name, s in steps.items():  # interleaved: A B C A B C …
+                samples[name].append(time_step(s, inner[name]))
+                progress(f"N={n:,} {name}")
+        for name, s in steps.items():
+            s.close()
+            rows.append(
+                {
+                    "impl": name,
+                    "n": n,
+                    "loss": cfg.loss,
+                    "dtype": cfg.dtype,
+                    "device": cfg.device,
+                    "median_s": float(np.median(samples[name])),
+                    "floor_s": floor_s,
+                    "floor_all_threads_s": (X.nbytes + y.nbytes) / bandwidth_all,
+                }
+            )
+        if REFERENCE in cfg.impls:
+            bd = breakdown(X, y, w0, b0, cfg, repeats=max(3, cfg.repeats // 2))
+            breakdowns.append(
+                {"n": bd.n, "phases": bd.phases, "minor_faults_per_step": bd.minor_faults_per_step}
+            )
+    for row in rows:
+        ref = next((r for r in rows if r["n"] == row["n"] and r["impl"] == REFERENCE), None)
+        row["ratio_to_autograd"] = row["median_s"] / ref["median_s"] if ref else None
+        row["ratio_to_floor"] = row["median_s"] / row["floor_s"]
+    return {
+        "rows": rows,
+        "machine": machine(cfg, bandwidth, bandwidth_all),
+        "compile_s": compile_times,
+        "breakdown": breakdowns,
+        "optimizer": cfg.optimizer,
+    }
