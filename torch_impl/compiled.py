@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
@@ -11,4 +12,6 @@ from torch_impl.train import train_step
 
 def compile_step(dynamic: bool = False) -> Callable[..., torch.Tensor]:
     """torch.compile(train_step); the first call compiles (seconds), later calls are fast."""
+    # optimizer.step() opens a profiler range that dynamo drops, and says so once per process.
+    logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)
     return torch.compile(train_step, dynamic=dynamic)

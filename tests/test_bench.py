@@ -1,0 +1,140 @@
+"""Every timed step computes the same update as the reference step; the bench command works."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import manual.fast
+from compare.bench import IMPLS, BenchConfig, bench_data, make_steps
+from manual.fast import ChunkedGradients, SufficientStatistics
+from manual.gradients import gradients
+from manual.losses import LOSSES
+from manual.optim import SGD, Adam, init_state, step
+
+from .cli_helpers import run_cli
+
+TOL = {"float64": 1e-12, "float32": 2e-6}
+
+
+def reference_update(X, y, w0, b0, loss, optimizer, steps):
+    opt = Adam(lr=0.01) if optimizer == "adam" else SGD(lr=0.01)
+    params = (w0.copy(), b0.copy())
+    state = init_state(opt, params)
+    for _ in range(steps):
+        _, dw, db = gradients(X, y, *params, LOSSES[loss])
+        params, state = step(params, (dw, db), state, opt)
+    return params
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("loss", ["l1", "mse", "huber"])
+def test_every_step_matches_the_reference(loss, optimizer, dtype, monkeypatch):
+    monkeypatch.setattr(manual.fast, "CHUNK_ROWS", 64)  # several chunks, split over 2 threads
+    X, y, w0, b0 = bench_data(1_000, 1, dtype)
+    cfg = BenchConfig(loss=loss, dtype=dtype, optimizer=optimizer, threads=2)
+    steps = make_steps(X, y, w0, b0, cfg)
+    assert set(steps) == set(IMPLS)
+    w_ref, b_ref = reference_update(X, y, w0, b0, loss, optimizer, steps=3)
+    assert np.abs(w_ref - w0).max() > 1e-5  # the steps moved: agreement is not trivial
+    for name, s in steps.items():
+        for _ in range(3):
+            s.run()
+        w, b = s.params()
+        s.close()
+        tol = TOL[dtype]
+        if name == "torch_compiled" and optimizer == "adam":
+            # Compiled, Adam keeps t as a float32 tensor and computes 1 - β2ᵗ in float32:
+            # ~1e-5 relative in the step's denominator, ~1e-7 absolute after three steps of 0.01.
+            tol = max(tol, 1e-6)
+        np.testing.assert_allclose(w, w_ref, atol=tol, rtol=tol, err_msg=name)
+        np.testing.assert_allclose(b, b_ref, atol=tol, rtol=tol, err_msg=name)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    d=st.integers(1, 4),
+    chunk=st.sampled_from([1, 7, 64, 1 << 18]),
+    threads=st.integers(1, 3),
+    loss=st.sampled_from(["l1", "mse", "huber"]),
+    seed=st.integers(0, 1000),
+)
+def test_chunked_gradients_equal_the_readable_ones(n, d, chunk, threads, loss, seed):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(n, d)), rng.normal(size=(n, 1))
+    w, b = rng.normal(size=d), rng.normal(size=1)
+    old = manual.fast.CHUNK_ROWS
+    manual.fast.CHUNK_ROWS = chunk
+    try:
+        fast = ChunkedGradients(X, y, loss, threads=threads)
+        got = fast(w, b)
+        fast.close()
+    finally:
+        manual.fast.CHUNK_ROWS = old
+    want = gradients(X, y, w, b, LOSSES[loss])
+    assert got[0] == pytest.approx(want[0], rel=1e-12, abs=1e-14)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-11, atol=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 200), d=st.integers(1, 5), seed=st.integers(0, 1000))
+def test_sufficient_statistics_equal_the_readable_mse(n, d, seed):
+    rng = np.random.default_rng(seed)
+    X, y = rng.normal(size=(n, d)), rng.normal(size=(n, 1))
+    w, b = rng.normal(size=d), rng.normal(size=1)
+    got = SufficientStatistics(X, y)(w, b)
+    want = gradients(X, y, w, b, LOSSES["mse"])
+    assert got[0] == pytest.approx(want[0], rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-9, atol=1e-12)
+
+
+def test_sufficient_statistics_never_read_the_data_again():
+    X, y, w, b = bench_data(500, 2, "float64")
+    ss = SufficientStatistics(X, y)
+    want = ss(w, b)
+    X[:] = np.nan  # poison the data: an O(d²) step must not notice
+    y[:] = np.nan
+    got = ss(w, b)
+    assert got[0] == want[0] and np.array_equal(got[1], want[1])
+
+
+def test_bench_command_json_and_chart(tmp_path, capsys):
+    code, out, _ = run_cli(
+        capsys, "bench", "--sizes", "40", "200", "--repeats", "2", "--json", "--out", str(tmp_path),
+        "--impls", "manual", "manual_fast", "torch_autograd", "torch_no_autograd",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    assert {r["impl"] for r in data["rows"]} == {
+        "manual", "manual_fast", "torch_autograd", "torch_no_autograd",
+    }  # fmt: skip
+    for r in data["rows"]:
+        for key in ("impl", "n", "loss", "dtype", "device", "median_s", "floor_s"):
+            assert key in r
+        assert r["median_s"] > 0 and r["floor_s"] > 0 and r["n"] in (40, 200)
+    assert data["machine"]["torch_threads"] >= 1 and data["machine"]["read_bandwidth_gb_s"] > 0
+    assert [b["n"] for b in data["breakdown"]] == [40, 200]
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_table_output(capsys):
+    code, out, _ = run_cli(
+        capsys, "bench", "--sizes", "40", "--repeats", "1", "--impls", "manual", "torch_autograd",
+    )  # fmt: skip
+    assert code == 0
+    assert "torch_autograd" in out and "× floor" in out and "backward" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--sizes", "0"], ["--repeats", "0"], ["--threads", "0"], ["--impls", "tensorflow"]],
+)
+def test_bench_bad_input(capsys, argv):
+    code, out, err = run_cli(capsys, "bench", *argv)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
