@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,9 +28,14 @@ from compare.config import (
     ConfigError,
     RunConfig,
 )
+from compare.exercises.runner import CheckError, check_folder
+from compare.exercises.scaffold import ScaffoldError, new_copy
+from compare.exercises.tasks import TASKS
 from compare.experiment import Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_report, side_json, to_json
+from compare.show import TOPICS as SHOW_TOPICS
+from compare.show import render
 from compare.single import predict, train_single
 from torch_impl.device import DeviceError, resolve_device
 
@@ -209,7 +214,37 @@ def resolve_bench_device(name: str) -> str:
     return resolve_device(name).type
 
 
+def cmd_exercises(args: argparse.Namespace) -> int:
+    """Write a student copy, or grade one."""
+    if args.action == "new":
+        written = new_copy(args.dir, with_solutions=args.with_solutions, force=args.force)
+        kind = "instructor's key" if args.with_solutions else "student copy"
+        print(f"wrote the {kind} to {args.dir} ({len(written)} files)")
+        print(f"grade it with: gradcompare exercises check {args.dir}")
+        return EXIT_AGREE
+    numbers = [args.task] if args.task else [t.number for t in TASKS]
+    if args.timeout <= 0:
+        raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
+    results = check_folder(args.dir, numbers, args.timeout)
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for r in results:
+            print(r.line())
+        passed = sum(r.passed for r in results)
+        print(f"{passed} passed, {len(results) - passed} failed")
+    return EXIT_AGREE if all(r.passed for r in results) else EXIT_DISAGREE
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print the hand-derived and the autograd code for one idea, side by side."""
+    render(args.topic, Console())
+    return EXIT_AGREE
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "exercises": cmd_exercises,
+    "show": cmd_show,
     "bench": cmd_bench,
     "run": cmd_run,
     "train": cmd_train,
@@ -268,6 +303,23 @@ def build_parser() -> Parser:
     bench.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
     bench.add_argument("--json", action="store_true", help="print one JSON object instead")
     bench.add_argument("--out", type=Path, help="write bench.png here")
+
+    ex = sub.add_parser("exercises", help="student copies with the derivations cut out; grading")
+    ex_sub = ex.add_subparsers(dest="action", metavar="ACTION", required=True)
+    new = ex_sub.add_parser("new", help="write a student copy into DIR")
+    new.add_argument("dir", type=Path, metavar="DIR")
+    new.add_argument("--with-solutions", action="store_true", help="write the instructor's key")
+    new.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    check = ex_sub.add_parser("check", help="grade the student copy in DIR")
+    check.add_argument("dir", type=Path, metavar="DIR")
+    check.add_argument("--task", type=int, choices=[t.number for t in TASKS], help="one task")
+    check.add_argument("--json", action="store_true", help="print JSON instead")
+    check.add_argument("--timeout", type=float, default=20.0, help="seconds per task")
+
+    show = sub.add_parser("show", help="the manual and the torch code for one idea, side by side")
+    show.add_argument(
+        "topic", choices=tuple(SHOW_TOPICS), metavar="TOPIC", help=", ".join(SHOW_TOPICS)
+    )
     return parser
 
 
@@ -282,6 +334,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
         lr = getattr(args, "lr", None)
         print(f"gradcompare: error: {e}; try a smaller --lr (this run used {lr})", file=sys.stderr)
-    except (ConfigError, DeviceError, UserError, *CheckpointErrors) as e:
+    except (ConfigError, DeviceError, UserError, ScaffoldError, CheckError, *CheckpointErrors) as e:
         print(f"gradcompare: error: {e}", file=sys.stderr)
     return EXIT_USAGE

@@ -94,6 +94,7 @@ def save(
 ) -> None:
     """Write a .safetensors checkpoint atomically; `metadata` adds model, loss, config, …"""
     path = Path(path)
+    # BEGIN SOLUTION task-10
     tensors = {"weight": np.ascontiguousarray(weight), "bias": np.ascontiguousarray(bias)}
     for key in STATE_KEYS[type(state)]:
         for name, buf in zip(PARAM_NAMES, getattr(state, key), strict=True):
@@ -115,17 +116,20 @@ def save(
         **metadata,
     }
     atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+    # END SOLUTION
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Parse the file without trusting it: any failure becomes a CheckpointError."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
+    # BEGIN SOLUTION task-10
     try:
         with safetensors.safe_open(path, framework="numpy") as f:
             return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}  # noqa: SIM118
     except Exception as e:  # any parse failure means a corrupt or truncated file
         raise CheckpointError(f"{path}: not a readable .safetensors file ({e})") from None
+    # END SOLUTION
 
 
 def load(path: str | Path) -> Checkpoint:

@@ -44,6 +44,7 @@ def make_line(
     y       = X @ w_true + bias + noise · N(0, 1)
     train   = the first int(train_split · N) rows, test = the rest (no shuffling, as the course).
     """
+    # BEGIN SOLUTION task-1
     # Computed in float64 and rounded once, so the arrays do not depend on the dtype's arange.
     x0 = np.arange(start, end, step, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -63,3 +64,4 @@ def make_line(
         true_weight=w,
         true_bias=float(bias),
     )
+    # END SOLUTION

@@ -21,10 +21,12 @@ def l1(pred: np.ndarray, target: np.ndarray) -> float:
 
 def l1_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """dL/dŷ_i = sign(r_i) / N, with sign(0) = 0 as torch's subgradient."""
+    # BEGIN SOLUTION task-4
     resid = pred - target
     # d|r|/dr = +1 for r > 0, -1 for r < 0; |r| has no slope at 0, torch picks 0.
     dresid = np.sign(resid) / resid.size
     return dresid
+    # END SOLUTION
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> float:
@@ -35,10 +37,12 @@ def mse(pred: np.ndarray, target: np.ndarray) -> float:
 
 def mse_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """dL/dŷ_i = 2 r_i / N."""
+    # BEGIN SOLUTION task-3
     resid = pred - target
     # d(r²)/dr = 2r; the mean brings 1/N. Forgetting the 2 is the ½·MSE mismatch.
     dresid = (2.0 / resid.size) * resid
     return dresid
+    # END SOLUTION
 
 
 def huber(pred: np.ndarray, target: np.ndarray, delta: float = HUBER_DELTA) -> float:
@@ -49,10 +53,12 @@ def huber(pred: np.ndarray, target: np.ndarray, delta: float = HUBER_DELTA) -> f
 
 def huber_grad(pred: np.ndarray, target: np.ndarray, delta: float = HUBER_DELTA) -> np.ndarray:
     """dL/dŷ_i = clip(r_i, -δ, δ) / N."""
+    # BEGIN SOLUTION task-5
     resid = pred - target
     # h'(r) = r inside |r| < δ, δ·sign(r) outside; both pieces meet at |r| = δ.
     dresid = np.clip(resid, -delta, delta) / resid.size
     return dresid
+    # END SOLUTION
 
 
 @dataclass(frozen=True)

@@ -40,27 +40,42 @@ def sgd_init(params: Params) -> SGDState:
     return SGDState(momentum_buffer=[None] * len(params), step=0)
 
 
-def sgd_step(params: Params, grads: Params, state: SGDState, opt: SGD) -> tuple[Params, SGDState]:
-    """One update; returns new parameters and new state, leaving the inputs untouched.
+def sgd_direction(
+    theta: np.ndarray, grad: np.ndarray, buf: np.ndarray | None, opt: SGD
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The direction SGD steps along, and the new velocity buffer, for one parameter.
 
-    g  = ±∇θ + λ·θ                        (sign from maximize; weight decay)
-    v  = g                  on the first step
+    g  = ±∇θ + λ·θ                        (sign from maximize, then weight decay)
+    v  = g                  on the first step (torch starts from g, not from zeros)
     v  = μ·v + (1 - τ)·g    afterwards    (momentum with dampening)
-    g  = g + μ·v  if nesterov else v
-    θ  = θ - η·g
+    d  = g + μ·v  if nesterov else v      (d = g when μ = 0, and v stays None)
     """
+    # BEGIN SOLUTION task-8
+    g = -grad if opt.maximize else grad
+    if opt.weight_decay != 0:
+        g = g + opt.weight_decay * theta
+    if opt.momentum != 0:
+        buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g
+        g = g + opt.momentum * buf if opt.nesterov else buf
+    return g, buf
+    # END SOLUTION
+
+
+def sgd_update(theta: np.ndarray, direction: np.ndarray, lr: float) -> np.ndarray:
+    """Plain gradient descent: θ_new = θ - η·d."""
+    # BEGIN SOLUTION task-7
+    return theta - lr * direction
+    # END SOLUTION
+
+
+def sgd_step(params: Params, grads: Params, state: SGDState, opt: SGD) -> tuple[Params, SGDState]:
+    """One update; returns new parameters and new state, leaving the inputs untouched."""
     new_params = []
     new_buffers: list[np.ndarray | None] = []
     for theta, grad, buf in zip(params, grads, state.momentum_buffer, strict=True):
-        g = -grad if opt.maximize else grad
-        if opt.weight_decay != 0:
-            g = g + opt.weight_decay * theta
-        if opt.momentum != 0:
-            # torch seeds the buffer with the first gradient, undamped, not with zeros.
-            buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g
-            g = g + opt.momentum * buf if opt.nesterov else buf
+        direction, buf = sgd_direction(theta, grad, buf, opt)
         new_buffers.append(buf)
-        new_params.append(theta - opt.lr * g)
+        new_params.append(sgd_update(theta, direction, opt.lr))
     return tuple(new_params), SGDState(momentum_buffer=new_buffers, step=state.step + 1)
 
 
@@ -120,6 +135,7 @@ def adam_step(
     for theta, grad, m, v, v_max in zip(
         params, grads, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, strict=True
     ):
+        # BEGIN SOLUTION task-12
         g = -grad if opt.maximize else grad
         if opt.weight_decay != 0:
             if opt.decoupled:
@@ -136,6 +152,7 @@ def adam_step(
         else:
             denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps
         theta = theta - step_size * (m / denom)
+        # END SOLUTION
         new_params.append(theta)
         new.exp_avg.append(m)
         new.exp_avg_sq.append(v)

@@ -1,0 +1,113 @@
+"""`gradcompare exercises new`: a standalone student copy of manual/, solutions cut out."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import manual
+from compare.exercises.tasks import BY_NUMBER, TASKS
+
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION task-(?P<n>\d+)\s*$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+
+
+class ScaffoldError(ValueError):
+    """The destination cannot be written as asked."""
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every solution region with `raise NotImplementedError("Task N: …")`."""
+    out, inside = [], False
+    for line in source.splitlines(keepends=True):
+        begin = BEGIN.match(line)
+        if begin:
+            if inside:
+                raise ScaffoldError("nested BEGIN SOLUTION markers")
+            inside = True
+            n = int(begin["n"])
+            out.append(
+                f'{begin["indent"]}raise NotImplementedError("Task {n}: {BY_NUMBER[n].name}")\n'
+            )
+        elif END.match(line):
+            if not inside:
+                raise ScaffoldError("END SOLUTION without BEGIN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ScaffoldError("BEGIN SOLUTION without END")
+    return "".join(out)
+
+
+PYTEST_INI = """[pytest]
+pythonpath = .
+testpaths = tests
+addopts = -ra --strict-markers
+markers =
+{markers}
+"""
+
+TEST_FILE = '''"""One test per task: `pytest` grades all, `pytest -m task3` grades task 3."""
+
+import pytest
+
+from compare.exercises.checks import run_task
+from compare.exercises.tasks import TASKS
+
+
+@pytest.mark.parametrize(
+    "number", [pytest.param(t.number, marks=getattr(pytest.mark, f"task{t.number}")) for t in TASKS]
+)
+def test_task(number):
+    result = run_task(number)
+    assert result.passed, result.line()
+'''
+
+README = """# Exercises: linear regression with gradients by hand
+
+Each `raise NotImplementedError("Task N: …")` in `manual/` marks code for you to write; the
+docstring above it gives the formula. Grade your work with either of
+
+    gradcompare exercises check .          # every task, one line each
+    gradcompare exercises check . --task 3
+    pytest -m task3                        # the same grade, as a test
+
+The grader compares your code with PyTorch autograd and central differences.
+
+| task | what | where |
+|---|---|---|
+{rows}
+"""
+
+
+def new_copy(dest: Path, with_solutions: bool = False, force: bool = False) -> list[Path]:
+    """Write the student package (or, with_solutions, the instructor's key) into `dest`."""
+    if dest.exists() and not dest.is_dir():
+        raise ScaffoldError(f"{dest} exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise ScaffoldError(f"{dest} is not empty; choose a new folder or pass --force")
+    source = Path(manual.__file__).parent
+    (dest / "manual").mkdir(parents=True, exist_ok=True)
+    (dest / "tests").mkdir(exist_ok=True)
+    written = []
+    for path in sorted(source.glob("*.py")):
+        text = path.read_text()
+        target = dest / "manual" / path.name
+        target.write_text(text if with_solutions else strip_solutions(text))
+        written.append(target)
+    markers = "\n".join(f"    task{t.number}: {t.name}" for t in TASKS)
+    rows = "\n".join(f"| {t.number} | {t.name} | `{t.where}` |" for t in TASKS)
+    extra = {
+        "pytest.ini": PYTEST_INI.format(markers=markers),
+        "tests/test_tasks.py": TEST_FILE,
+        "README.md": README.format(rows=rows),
+    }
+    for name, text in extra.items():
+        (dest / name).write_text(text)
+        written.append(dest / name)
+    cache = dest / "manual" / "__pycache__"
+    if cache.exists():
+        shutil.rmtree(cache)
+    return written

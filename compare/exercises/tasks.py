@@ -1,0 +1,31 @@
+"""The exercise tasks: what each asks for and where it lives in manual/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    """One small piece of the hand-derived implementation for a student to write."""
+
+    number: int  # N in "task-N" markers and `pytest -m taskN`
+    name: str  # what the student writes
+    where: str  # the function(s) holding the solution region
+
+
+TASKS: tuple[Task, ...] = (
+    Task(1, "build and split the course data", "manual/data.py: make_line"),
+    Task(2, "forward pass ŷ = X·w + b", "manual/model.py: forward"),
+    Task(3, "MSE gradient dL/dŷ", "manual/losses.py: mse_grad"),
+    Task(4, "L1 subgradient dL/dŷ", "manual/losses.py: l1_grad"),
+    Task(5, "Huber gradient dL/dŷ", "manual/losses.py: huber_grad"),
+    Task(6, "chain rule to dw and db", "manual/gradients.py: backward"),
+    Task(7, "plain SGD update", "manual/optim.py: sgd_update"),
+    Task(8, "momentum, Nesterov, weight decay, maximize", "manual/optim.py: sgd_direction"),
+    Task(9, "training loop with train and test loss", "manual/train.py: fit"),
+    Task(10, "save and load a checkpoint", "manual/checkpoint.py: save, read_safetensors"),
+    Task(11, "the chapter's exercise: y = 0.3x + 0.9", "manual/exercise.py: chapter_exercise"),
+    Task(12, "Adam and AdamW update", "manual/optim.py: adam_step"),
+)
+BY_NUMBER = {t.number: t for t in TASKS}
