@@ -199,7 +199,9 @@ def bench_figure(rows: Sequence[dict[str, object]]) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("N, training points")
     ax.set_ylabel("time per training step (seconds)")
-    ax.set_title("One full-batch training step: median time per implementation")
+    first = rows[0] if rows else {}
+    where = f"{first.get('loss', '')} loss, {first.get('dtype', '')}, {first.get('device', '')}"
+    ax.set_title(f"One full-batch training step ({where}): median time per implementation")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
