@@ -1,4 +1,31 @@
-"""The course chapter's printed output, copied from the chapter: an independent reference."""
+"""The course chapter's printed output and its model classes: an independent reference."""
+
+import torch
+from torch import nn
+
+
+class LinearRegressionModel(nn.Module):
+    """The chapter's model_0, as its notebook defines it (no code from this project)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+        self.bias = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+
+    def forward(self, x):
+        return self.weights * x + self.bias
+
+
+class LinearRegressionModelV2(nn.Module):
+    """The chapter's model_1, with nn.Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear_layer = nn.Linear(in_features=1, out_features=1)
+
+    def forward(self, x):
+        return self.linear_layer(x)
+
 
 # model_0 (nn.Parameter), torch.manual_seed(42), nn.L1Loss, SGD(lr=0.01): epoch -> (train, test)
 MODEL_0_START = (0.3367, 0.1288)

@@ -89,30 +89,13 @@ def test_cross_loading_predicts_the_same(tmp_path, dtype):
 
 
 def _course_model_0():
-    class LinearRegressionModel(nn.Module):  # the chapter's class, verbatim in spirit
-        def __init__(self):
-            super().__init__()
-            self.weights = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
-            self.bias = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
-
-        def forward(self, x):
-            return self.weights * x + self.bias
-
     torch.manual_seed(42)
-    return LinearRegressionModel()
+    return course.LinearRegressionModel()
 
 
 def _course_model_1():
-    class LinearRegressionModelV2(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear_layer = nn.Linear(in_features=1, out_features=1)
-
-        def forward(self, x):
-            return self.linear_layer(x)
-
     torch.manual_seed(42)
-    return LinearRegressionModelV2()
+    return course.LinearRegressionModelV2()
 
 
 @pytest.mark.parametrize("build", [_course_model_0, _course_model_1])

@@ -24,17 +24,8 @@ def notebook_model_0(epochs=100):
     X_train, y_train = X[:train_split], y[:train_split]
     X_test, y_test = X[train_split:], y[train_split:]
 
-    class LinearRegressionModel(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.weights = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
-            self.bias = nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
-
-        def forward(self, x):
-            return self.weights * x + self.bias
-
     torch.manual_seed(42)
-    model_0 = LinearRegressionModel()
+    model_0 = course.LinearRegressionModel()
     loss_fn = nn.L1Loss()
     optimizer = torch.optim.SGD(params=model_0.parameters(), lr=0.01)
     rows = []

@@ -41,3 +41,39 @@ def test_course_on_gpu():
     c = run_both(RunConfig(device="cuda"))
     assert c.agree
     assert (round(c.torch.weight[-1, 0], 4), round(c.torch.bias[-1], 4)) == (0.5784, 0.3513)
+
+
+def test_minibatch_adam_on_gpu():
+    c = run_both(
+        RunConfig(device="cuda", dtype="float64", batch_size=8, shuffle=True, optimizer="adam",
+                  epochs=50, features=2, noise=0.1)
+    )  # fmt: skip
+    assert c.param_diff.max() <= 1e-10
+
+
+def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
+    from compare.single import predict, train_single
+    from torch_impl.checkpoint import load
+
+    path = tmp_path / "gpu.pth"
+    train_single(RunConfig(device="cuda", epochs=5), "torch", save=path)
+    ck = load(path, map_location="cpu")
+    assert ck.weight.device.type == "cpu"
+    _, on_cpu = predict(path, "manual", [0.5])
+    assert on_cpu.shape == (1,)
+
+
+def test_bench_on_gpu_synchronises_and_matches_the_reference():
+    import numpy as np
+
+    from compare.bench import BenchConfig, bench_data, make_steps
+
+    X, y, w0, b0 = bench_data(1000, 1, "float64")
+    impls = ("manual", "torch_autograd", "torch_no_autograd")
+    steps = make_steps(X, y, w0, b0, BenchConfig(device="cuda", dtype="float64", impls=impls))
+    for s in steps.values():
+        s.run()
+        s.sync()
+    ref = steps["manual"].params()
+    for name in impls[1:]:
+        np.testing.assert_allclose(steps[name].params()[0], ref[0], atol=1e-12)
