@@ -59,8 +59,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
     g = p.add_argument_group("training")
     g.add_argument("--loss", choices=LOSS_NAMES, default=d.loss, help="loss function")
-    g.add_argument("--lr", type=float, default=d.lr, help="SGD learning rate")
-    g.add_argument("--epochs", type=int, default=d.epochs, help="full-batch epochs")
+    g.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    g.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training data")
     g.add_argument("--seed", type=int, default=d.seed, help="torch.manual_seed before the model")
     g.add_argument(
         "--model", choices=MODEL_NAMES, default=d.model, help="nn.Parameter or nn.Linear"
@@ -336,4 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gradcompare: error: {e}; try a smaller --lr (this run used {lr})", file=sys.stderr)
     except (ConfigError, DeviceError, UserError, ScaffoldError, CheckError, *CheckpointErrors) as e:
         print(f"gradcompare: error: {e}", file=sys.stderr)
+    except OSError as e:  # a folder that cannot be written, a full disk, …
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gradcompare: error: {where}{e.strerror or e}; check the path", file=sys.stderr)
     return EXIT_USAGE
