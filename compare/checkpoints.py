@@ -86,10 +86,13 @@ def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint
 def check_compatible(
     path: Path, weight_size: int, dtype: str, metadata: dict[str, str], config: RunConfig
 ) -> None:
-    """The checkpoint must fit the run: same feature count, dtype and optimizer family."""
-    family = metadata.get("optimizer.state", "sgd")
+    """The checkpoint must fit the run: same feature count, dtype and optimizer family.
+
+    A file without optimizer state (the course's bare state_dict) fits any optimizer.
+    """
+    family = metadata.get("optimizer.state")
     wanted = "sgd" if config.optimizer == "sgd" else "adam"
-    if family != wanted:
+    if family is not None and family != wanted:
         hint = "sgd" if family == "sgd" else metadata.get("optimizer", "adam")
         raise mck.CheckpointError(
             f"{path}: holds {family} optimizer state; pass --optimizer {hint}"

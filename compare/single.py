@@ -56,7 +56,9 @@ def train_single(
         if resume is not None:
             ck = load_manual(resume)
             check_compatible(resume, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
-            start, state, before = (ck.weight, ck.bias), ck.state, ck.history
+            start, before = (ck.weight, ck.bias), ck.history
+            # No optimizer state in the file (the course's state_dict): start the optimizer fresh.
+            state = ck.state if "optimizer.state" in ck.metadata else None
         first = len(before.train_loss) if before else 0
         run = train_manual(config, split, start, state, epoch_offset=first)
         if save is not None:
@@ -101,6 +103,8 @@ def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, 
 
 
 def _rows(path: Path, xs: list[float], d: int) -> np.ndarray:
+    if not np.all(np.isfinite(xs)):
+        raise tck.CheckpointError("--x holds NaN or infinity; give finite numbers")
     if len(xs) % d:
         raise tck.CheckpointError(
             f"{path}: the model takes {d} feature(s) per point but --x gave {len(xs)} value(s); "

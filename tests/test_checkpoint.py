@@ -335,3 +335,32 @@ def test_train_json(capsys):
     assert code == 0 and set(data) == {"weight", "bias", "train_loss", "test_loss"}
     assert data["train_loss"][0] == pytest.approx(course.MODEL_0_LOSSES[0][0], rel=1e-6)
     assert round(data["weight"][0], 4) == course.MODEL_0_FINAL[0]
+
+
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+def test_the_course_file_resumes_with_any_optimizer(tmp_path, impl):
+    """A bare state_dict has no optimizer state: resuming starts Adam fresh from its weights."""
+    model = _course_model_0()
+    path = tmp_path / "model_0.pth"
+    torch.save(model.state_dict(), path)
+    config = RunConfig(optimizer="adam", lr=0.05, epochs=5)
+    resumed = train_single(config, impl, resume=path)
+    assert resumed.first_epoch == 0
+    # Independent: Adam in plain torch from the same weights on the same data.
+    w = torch.nn.Parameter(model.weights.detach().clone())
+    b = torch.nn.Parameter(model.bias.detach().clone())
+    opt = torch.optim.Adam([w, b], lr=0.05)
+    X = torch.arange(0, 1, 0.02).unsqueeze(1)[:40]
+    for _ in range(5):
+        loss = torch.nn.functional.l1_loss(w * X + b, 0.7 * X + 0.3)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert resumed.trajectory.weight[-1, 0] == pytest.approx(w.item(), abs=1e-6)
+
+
+def test_non_finite_x_is_refused(files, capsys):
+    code, out, err = run_cli(
+        capsys, "predict", "--load", str(files["manual"]), "--x", "nan", "1", "2"
+    )
+    assert code == 2 and out == "" and "NaN" in err

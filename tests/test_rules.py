@@ -36,5 +36,14 @@ def test_importing_manual_loads_no_torch():
 def test_every_manual_module_has_a_torch_twin_where_the_concept_exists():
     manual = {p.name for p in (ROOT / "manual").glob("*.py")}
     torch_side = {p.name for p in (ROOT / "torch_impl").glob("*.py")}
-    for name in ("data.py", "model.py", "losses.py", "gradients.py", "optim.py", "train.py"):
+    twins = (
+        "data.py",
+        "model.py",
+        "losses.py",
+        "gradients.py",
+        "optim.py",
+        "train.py",
+        "checkpoint.py",
+    )
+    for name in twins:
         assert name in manual and name in torch_side

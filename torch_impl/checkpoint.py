@@ -101,9 +101,9 @@ def save(
         "model": model_kind(model),
         "dtype": str(weight.dtype).removeprefix("torch."),
         "epoch": str(len(history.train_loss)),
-        "optimizer.state": optimizer_family(optimizer),
         "optimizer.step": str(optimizer_steps(model, optimizer)),
         "versions": versions(),
+        **({"optimizer.state": optimizer_family(optimizer)} if optimizer is not None else {}),
         **(metadata or {}),
     }
     d = weight.numel()
