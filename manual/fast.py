@@ -33,30 +33,38 @@ class ChunkedGradients:
         self.chunks = [(i, min(i + CHUNK_ROWS, n)) for i in range(0, n, CHUNK_ROWS)]
         self.threads = max(1, min(threads or os.cpu_count() or 1, len(self.chunks)))
         rows = min(CHUNK_ROWS, n)
-        # Three scratch vectors per thread, allocated once, plus ones for Σg as a dot product.
+        # Scratch per thread, allocated once: t and g in X's dtype, two boolean masks.
         self.scratch = [
-            tuple(np.empty(rows, X.dtype) for _ in range(3)) for _ in range(self.threads)
+            (
+                np.empty(rows, X.dtype),
+                np.empty(rows, X.dtype),
+                np.empty(rows, bool),
+                np.empty(rows, bool),
+            )
+            for _ in range(self.threads)
         ]
         self.ones = np.ones(rows, X.dtype)
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def _partial(self, k: int, w: np.ndarray, b: float) -> tuple[float, np.ndarray, float]:
         """Σ loss terms, Σ g·x and Σ g over thread k's share of the chunks (float64 sums)."""
-        t_buf, g_buf, h_buf = self.scratch[k]
+        t_buf, g_buf, pos_buf, neg_buf = self.scratch[k]
         total, dw, db = 0.0, np.zeros(self.X.shape[1]), 0.0
         for lo, hi in self.chunks[k :: self.threads]:
             m = hi - lo
-            Xc, t, g, h, ones = self.X[lo:hi], t_buf[:m], g_buf[:m], h_buf[:m], self.ones[:m]
+            Xc, t, g, ones = self.X[lo:hi], t_buf[:m], g_buf[:m], self.ones[:m]
             if Xc.shape[1] == 1:
                 np.multiply(Xc[:, 0], w[0], out=t)  # a (m,1)@(1,) matmul is ~30x slower
             else:
                 np.matmul(Xc, w, out=t)
             t -= self.y[lo:hi]  # t = X·w - y, so the residual is r = t + b
             if self.loss == "l1":
-                # g = sign(r) = (r > 0) - (r < 0), with sign(0) = 0; faster than np.sign.
-                np.greater(t, -b, out=g)
-                np.less(t, -b, out=h)
-                g -= h
+                # g = sign(r) = [r > 0] - [r < 0], so sign(0) = 0. Comparing into 1-byte masks
+                # and subtracting them as int8 is ~3x faster than np.sign on float32.
+                pos, neg = pos_buf[:m], neg_buf[:m]
+                np.greater(t, -b, out=pos)
+                np.less(t, -b, out=neg)
+                np.subtract(pos.view(np.int8), neg.view(np.int8), out=g)
                 sum_g = float(g @ ones)
                 total += float(g @ t) + b * sum_g  # Σ|r| = Σ sign(r)·(t + b)
             else:
