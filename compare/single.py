@@ -63,7 +63,6 @@ def train_single(
         run = train_manual(config, split, start, state, epoch_offset=first)
         if save is not None:
             save_manual(save, run, config, before)
-        history = run.history
     else:
         optimizer, before = None, None
         if resume is not None:
@@ -77,8 +76,7 @@ def train_single(
         run = train_torch(config, split, model, optimizer, epoch_offset=first)
         if save is not None:
             save_torch(save, run, config, before)
-        history = run.history
-    return SingleRun(impl, first, Trajectory.from_history(history))
+    return SingleRun(impl, first, Trajectory.from_history(run.history))
 
 
 def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, np.ndarray]:
