@@ -67,6 +67,14 @@ class Comparison:
         return self.first_divergence_epoch is None
 
     @property
+    def loss_diff(self) -> tuple[np.ndarray, np.ndarray]:
+        """(epochs,) |Δ train loss| and |Δ test loss| between the two sides."""
+        return (
+            np.abs(self.manual.train_loss - self.torch.train_loss),
+            np.abs(self.manual.test_loss - self.torch.test_loss),
+        )
+
+    @property
     def param_diff(self) -> np.ndarray:
         """(epochs,), the largest |Δ| over all parameters."""
         return np.maximum(self.weight_diff, self.bias_diff)

@@ -80,8 +80,9 @@ def loss_curves_figure(c: Comparison) -> Figure:
     top.set_ylabel(f"{c.config.loss} loss (log scale)")
     top.set_title("Loss per epoch: train before each step, test after it")
     top.legend()
-    bottom.plot(e, np.abs(c.manual.train_loss - c.torch.train_loss), label="|Δ train loss|")
-    bottom.plot(e, np.abs(c.manual.test_loss - c.torch.test_loss), label="|Δ test loss|")
+    train_diff, test_diff = c.loss_diff
+    bottom.plot(e, train_diff, label="|Δ train loss|")
+    bottom.plot(e, test_diff, label="|Δ test loss|")
     bottom.set_ylabel("|manual − torch|")
     bottom.set_xlabel("epoch")
     bottom.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))

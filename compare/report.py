@@ -108,10 +108,11 @@ def verdict(c: Comparison) -> str:
     tol = c.tolerance
     limit = f"atol {tol.atol:.0e} + rtol {tol.rtol:.0e} ({c.config.dtype})"
     worst = float(c.param_diff.max())
+    loss = max(float(d.max()) for d in c.loss_diff)
     if c.agree:
         return (
             f"AGREE: manual and torch stay within {limit} for all {c.config.epochs} epochs; "
-            f"max |Δparam| = {worst:.2e}"
+            f"max |Δparam| = {worst:.2e}, max |Δloss| = {loss:.2e}"
         )
     return (
         f"DISAGREE: the parameters first differ beyond {limit} at epoch "
@@ -160,6 +161,8 @@ def to_json(c: Comparison, grads: list[GradRow]) -> dict[str, Any]:
         "manual": side_json(c.manual),
         "torch": side_json(c.torch),
         "max_abs_param_diff": float(c.param_diff.max()),
+        "max_abs_train_loss_diff": float(c.loss_diff[0].max()),
+        "max_abs_test_loss_diff": float(c.loss_diff[1].max()),
         "first_divergence_epoch": c.first_divergence_epoch,
         "agree": c.agree,
         "tolerance": asdict(c.tolerance),

@@ -37,6 +37,11 @@ def test_json_schema(capsys):
     ):
         assert key in data
     assert data["agree"] is True and data["first_divergence_epoch"] is None
+    train_gap = max(
+        abs(a - b)
+        for a, b in zip(data["manual"]["train_loss"], data["torch"]["train_loss"], strict=True)
+    )
+    assert data["max_abs_train_loss_diff"] == train_gap < 1e-6
     assert data["config"]["loss"] == "mse" and data["config"]["lr"] == 0.01
     for side in ("manual", "torch"):
         assert set(data[side]) == {"weight", "bias", "train_loss", "test_loss"}
