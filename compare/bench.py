@@ -20,6 +20,7 @@ from importlib.metadata import version
 import numpy as np
 import torch
 
+from compare.config import DTYPE_NAMES, LOSS_NAMES, ConfigError
 from manual.fast import ChunkedGradients, SufficientStatistics
 from manual.gradients import gradients
 from manual.losses import LOSSES
@@ -48,7 +49,7 @@ LR = 0.01  # the course's
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What to time. Validated by the command line, like RunConfig."""
+    """What to time; checked once, here, like RunConfig."""
 
     sizes: tuple[int, ...] = DEFAULT_SIZES  # N, training points
     loss: str = "l1"  # l1 | mse | huber
@@ -59,6 +60,28 @@ class BenchConfig:
     optimizer: str = "sgd"  # sgd | adam
     impls: tuple[str, ...] = IMPLS  # which implementations to time
     features: int = 1  # d
+
+    def __post_init__(self) -> None:
+        if not self.sizes or min(self.sizes) < 1:
+            raise ConfigError(f"--sizes {list(self.sizes)}: give one or more N >= 1")
+        for flag, value in (("--repeats", self.repeats), ("--threads", self.threads)):
+            if value < 1:
+                raise ConfigError(f"{flag} is {value}; give an integer >= 1")
+        if self.features < 1:
+            raise ConfigError(f"features is {self.features}; use at least 1")
+        unknown = set(self.impls) - set(IMPLS)
+        if unknown or not self.impls:
+            raise ConfigError(f"--impls: choose among {', '.join(IMPLS)}")
+        for flag, value, allowed in (
+            ("--loss", self.loss, LOSS_NAMES),
+            ("--dtype", self.dtype, DTYPE_NAMES),
+            ("--device", self.device, ("cpu", "cuda")),
+            ("--optimizer", self.optimizer, ("sgd", "adam")),
+        ):
+            if value not in allowed:
+                raise ConfigError(
+                    f"{flag} {value!r} is unknown; choose one of {', '.join(allowed)}"
+                )
 
 
 @dataclass
