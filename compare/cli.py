@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
@@ -250,6 +251,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def package_version() -> str:
+    """The installed distribution's version, or 'unknown' when run from a bare checkout."""
+    try:
+        return version("gradcompare")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> Parser:
     """The parser for every subcommand."""
     parser = Parser(
@@ -257,6 +266,7 @@ def build_parser() -> Parser:
         description="Linear regression trained with hand-derived NumPy gradients and with "
         "PyTorch autograd, compared epoch by epoch.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="train both implementations and compare (the default)")
     add_run_flags(run)
@@ -324,7 +334,7 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `gradcompare`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")  # `gradcompare --loss mse` means `gradcompare run --loss mse`
     args = build_parser().parse_args(argv)
     try:

@@ -145,3 +145,8 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
     blocker.write_text("not a folder")
     code, out, err = run_cli(capsys, "run", "--epochs", "2", "--out", str(blocker / "figs"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_version(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.startswith("gradcompare ")
