@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import version
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -120,22 +121,47 @@ def _numpy_step(name: str, grads: Callable, w0: np.ndarray, b0: np.ndarray, opti
     return Step(name, run, lambda: box["params"])
 
 
-def _torch_step(
-    name: str, X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig
-) -> Step:
-    device, dtype = torch.device(cfg.device), DTYPES[cfg.dtype]
-    Xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
-    cls = LinearRegressionModelV2 if name == "torch_linear" else LinearRegressionModel
-    model = cls(features=X.shape[1], dtype=dtype).to(device)
+class _TorchSetup(NamedTuple):
+    model: torch.nn.Module  # started at (w0, b0)
+    optimizer: torch.optim.Optimizer  # SGD or Adam, lr = LR
+    loss_fn: torch.nn.Module  # the configured loss
+    Xt: torch.Tensor  # X on the device
+    yt: torch.Tensor  # y on the device
+    sync: Callable[[], None]  # wait for queued GPU work (a no-op on the CPU)
+
+
+def _start_at(model: torch.nn.Module, w0: np.ndarray, b0: np.ndarray) -> None:
     w, b = weight_and_bias(model)
     with torch.no_grad():
         w.copy_(torch.from_numpy(w0))
         b.copy_(torch.from_numpy(b0))
-    params = list(model.parameters())
+
+
+def _torch_setup(
+    cls: type[torch.nn.Module], X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray,
+    cfg: BenchConfig,
+) -> _TorchSetup:  # fmt: skip
+    """A torch model of `cls` at (w0, b0), its optimizer and loss, and the data on the device."""
+    device = torch.device(cfg.device)
+    model = cls(features=X.shape[1], dtype=DTYPES[cfg.dtype]).to(device)
+    _start_at(model, w0, b0)
     make = make_adam if cfg.optimizer == "adam" else make_sgd
-    optimizer = make(params, lr=LR)
-    loss_fn = make_loss(cfg.loss)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    return _TorchSetup(
+        model,
+        make(model.parameters(), lr=LR),
+        make_loss(cfg.loss),
+        torch.from_numpy(X).to(device),
+        torch.from_numpy(y).to(device),
+        torch.cuda.synchronize if device.type == "cuda" else (lambda: None),
+    )
+
+
+def _torch_step(
+    name: str, X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig
+) -> Step:
+    cls = LinearRegressionModelV2 if name == "torch_linear" else LinearRegressionModel
+    model, optimizer, loss_fn, Xt, yt, sync = _torch_setup(cls, X, y, w0, b0, cfg)
+    params = list(model.parameters())
     compile_s = None
     if name == "torch_no_autograd":
 
@@ -149,9 +175,7 @@ def _torch_step(
             compiled(model, loss_fn, optimizer, Xt, yt)
         sync()
         compile_s = time.perf_counter() - start
-        with torch.no_grad():  # start again from (w0, b0), as every other implementation
-            w.copy_(torch.from_numpy(w0))
-            b.copy_(torch.from_numpy(b0))
+        _start_at(model, w0, b0)  # start again from (w0, b0), as every other implementation
         optimizer.state.clear()
 
         def run() -> None:
@@ -239,15 +263,7 @@ def breakdown(
     X: np.ndarray, y: np.ndarray, w0: np.ndarray, b0: np.ndarray, cfg: BenchConfig, repeats: int
 ) -> Breakdown:
     """Time forward, loss, zero_grad, backward and step of the course's step separately."""
-    device = torch.device(cfg.device)
-    Xt, yt = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
-    model = LinearRegressionModel(features=X.shape[1], dtype=DTYPES[cfg.dtype]).to(device)
-    with torch.no_grad():
-        model.weights.copy_(torch.from_numpy(w0))
-        model.bias.copy_(torch.from_numpy(b0))
-    optimizer = (make_adam if cfg.optimizer == "adam" else make_sgd)(model.parameters(), lr=LR)
-    loss_fn = make_loss(cfg.loss)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    model, optimizer, loss_fn, Xt, yt, sync = _torch_setup(LinearRegressionModel, X, y, w0, b0, cfg)
     inner = max(1, min(1000, math.ceil(SAMPLE_S * 1e6 / max(len(X), 1))))
     samples: dict[str, list[float]] = {
         k: [] for k in ("forward", "loss", "zero_grad", "backward", "step")

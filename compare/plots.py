@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -217,13 +217,20 @@ RUN_FIGURES = {
 }
 
 
+def figures_for(c: Comparison) -> dict[str, Callable[[Comparison], Figure]]:
+    """The run's figures by file name; the landscape is drawn over (w, b), so only when d = 1."""
+    return {
+        name: make
+        for name, make in RUN_FIGURES.items()
+        if make is not loss_landscape_figure or c.config.features == 1
+    }
+
+
 def write_run_figures(c: Comparison, out: Path) -> list[Path]:
-    """Save the run's figures into `out` (created if missing); the landscape only when d = 1."""
+    """Save the run's figures into `out` (created if missing)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, make in RUN_FIGURES.items():
-        if make is loss_landscape_figure and c.config.features != 1:
-            continue
+    for name, make in figures_for(c).items():
         path = out / name
         save_png(make(c), path)
         written.append(path)
@@ -244,9 +251,7 @@ def show(c: Comparison) -> None:
     if matplotlib.get_backend().lower() == "agg":
         print("gradcompare: no display found; the figures were only written", file=sys.stderr)
         return
-    for name, make in RUN_FIGURES.items():
-        if make is loss_landscape_figure and c.config.features != 1:
-            continue
+    for name, make in figures_for(c).items():
         fig = make(c)
         # Give our pyplot-free Figure a window: borrow a pyplot figure's canvas and manager.
         manager = plt.figure(num=name, figsize=FIGSIZE).canvas.manager
