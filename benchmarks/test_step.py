@@ -12,13 +12,13 @@ import torch
 
 import manual.train
 import torch_impl.train
-from compare.bench import IMPLS, BenchConfig, bench_data, make_steps
+from compare.bench.config import IMPLS, BenchConfig
+from compare.bench.run import bench_data, make_steps
 from compare.config import RunConfig
 from compare.experiment import initial_model, make_data, optimizer_options, start_of
 from manual.losses import LOSSES
 from torch_impl.data import to_tensor
 from torch_impl.losses import make_loss
-from torch_impl.optim import make_sgd
 
 SIZES = (40, 10_000, 1_000_000, 10_000_000)
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -76,7 +76,7 @@ def test_course_100_epochs(benchmark, impl):
             tensors = [
                 to_tensor(a) for a in (split.X_train, split.y_train, split.X_test, split.y_test)
             ]
-            opt = make_sgd(model.parameters(), lr=0.01)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
             torch_impl.train.fit(model, make_loss("l1"), opt, *tensors, 100)
 
     else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
+import tokenize
 from dataclasses import dataclass, fields
 
 LOSS_NAMES = ("l1", "mse", "huber")
@@ -11,6 +14,19 @@ DTYPE_NAMES = ("float32", "float64")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
+MAX_SEED = 2**32  # NumPy and torch both take seeds in [0, 2**32)
+
+
+def max_elements() -> int:
+    """Array elements a run may ask for: an eighth of physical memory in float64 values.
+
+    Both sides hold X (and torch's temporaries are as large), so a run needs several copies.
+    """
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    return max(1, memory // 8 // 8)
 
 
 class ConfigError(ValueError):
@@ -22,7 +38,7 @@ class RunConfig:
     """Everything that decides a run. The defaults are the course chapter's."""
 
     loss: str = "l1"  # l1 | mse | huber, as nn.L1Loss / nn.MSELoss / nn.HuberLoss
-    lr: float = 0.01  # SGD learning rate
+    lr: float = 0.01  # learning rate η
     epochs: int = 100  # full passes over the training data
     seed: int = 42  # torch.manual_seed for the start, and the seed for extra features/noise
     model: str = "parameter"  # parameter (nn.Parameter, course model_0) | linear (nn.Linear)
@@ -46,6 +62,7 @@ class RunConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # Adam's β1, β2
     eps: float = 1e-8  # Adam's ε
     amsgrad: bool = False  # Adam's AMSGrad variant
+    maximize: bool = False  # climb the loss instead of descending it (torch.optim's maximize)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -71,6 +88,23 @@ class RunConfig:
                 f"--momentum, --dampening and --nesterov are SGD options; {self.optimizer} keeps "
                 "its own moments (tune --betas instead)"
             )
+        if self.optimizer == "sgd":
+            given = [
+                flag
+                for flag, value, default in (
+                    ("--betas", self.betas, (0.9, 0.999)),
+                    ("--eps", self.eps, 1e-8),
+                    ("--amsgrad", self.amsgrad, False),
+                )
+                if value != default
+            ]
+            if given:
+                are = "is an Adam option" if len(given) == 1 else "are Adam options"
+                raise ConfigError(
+                    f"{', '.join(given)} {are}; add --optimizer adam (or adamw), or drop it"
+                )
+        if not 0 <= self.seed < MAX_SEED:
+            raise ConfigError(f"--seed is {self.seed}; use an integer from 0 to {MAX_SEED - 1}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"--betas {self.betas} must be two numbers in [0, 1), e.g. 0.9 0.999")
         if self.eps < 0:
@@ -93,6 +127,11 @@ class RunConfig:
         if n > MAX_POINTS:
             raise ConfigError(
                 f"{n} points is more than {MAX_POINTS}; use a larger --step or a shorter range"
+            )
+        if n * self.features > max_elements():
+            raise ConfigError(
+                f"{n} points × {self.features} features is {n * self.features:,} values, more "
+                f"than this machine's limit of {max_elements():,}; use fewer points or features"
             )
         n_train = int(self.train_split * n)
         if not 0 < self.train_split < 1 or n_train < 1 or n_train >= n:
@@ -120,6 +159,22 @@ class RunConfig:
 
 def _flag(name: str) -> str:
     return name.replace("_", "-")
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """Each field's trailing comment in the class source: the one place a setting is explained."""
+    import inspect
+
+    comments: dict[str, str] = {}
+    name = None
+    for tok in tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline):
+        if tok.type == tokenize.NAME and tok.start[1] == 4 and name is None:
+            name = tok.string
+        elif tok.type == tokenize.COMMENT and name is not None:
+            comments[name] = tok.string.lstrip("# ").strip()
+        if tok.type in (tokenize.NEWLINE, tokenize.NL):
+            name = None
+    return {f.name: comments[f.name] for f in fields(cls) if f.name in comments}
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -19,7 +19,7 @@ from torch_impl.data import make_loader, to_tensor
 from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
 from torch_impl.model import MODELS, weight_and_bias
-from torch_impl.optim import make_adam, make_sgd
+from torch_impl.optim import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,15 @@ def optimizer_options(config: RunConfig) -> Optimizer:
             dampening=config.dampening,
             weight_decay=config.weight_decay,
             nesterov=config.nesterov,
+            maximize=config.maximize,
         )
     return Adam(
         lr=config.lr,
-        betas=tuple(config.betas),
+        betas=(config.betas[0], config.betas[1]),
         eps=config.eps,
         weight_decay=config.weight_decay,
         amsgrad=config.amsgrad,
+        maximize=config.maximize,
         decoupled=config.optimizer == "adamw",
     )
 
@@ -126,8 +128,8 @@ def optimizer_options(config: RunConfig) -> Optimizer:
 def make_torch_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     """torch.optim.SGD / Adam / AdamW with the same hyperparameters as the manual side."""
     opt = optimizer_options(config)
-    make = make_adam if isinstance(opt, Adam) else make_sgd
-    return make(model.parameters(), **vars(opt))
+    options = {k: v for k, v in vars(opt).items() if k != "decoupled"}  # AdamW is its own class
+    return OPTIMIZERS[config.optimizer](model.parameters(), **options)
 
 
 def epoch_orders(config: RunConfig, epoch_offset: int = 0) -> list[np.ndarray] | None:

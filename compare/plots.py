@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -21,18 +22,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from compare.experiment import Comparison
-from manual.checkpoint import atomic_write
+from compare.files import atomic_write
 from manual.losses import LOSSES
 
 FIGSIZE = (11, 7.5)  # inches
+MAX_PANELS = 8  # parameter panels; beyond this the figure shows the largest movers and a norm
+LANDSCAPE_ROWS = 2000  # training rows the loss landscape is evaluated on (evenly spaced)
 DPI = 100  # 1100 × 750 pixels
 MANUAL = {"color": "tab:red", "marker": "x", "label": "manual (NumPy, by hand)"}
 TORCH = {"color": "tab:orange", "marker": "o", "label": "torch (autograd)"}
 
 
-def _figure(nrows: int = 1, **kw: object) -> tuple[Figure, np.ndarray]:
+def _figure(nrows: int = 1, sharex: bool = False) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
-    axes = fig.subplots(nrows, 1, squeeze=False, **kw)[:, 0]
+    axes = fig.subplots(nrows, 1, squeeze=False, sharex=sharex)[:, 0]
     return fig, axes
 
 
@@ -41,7 +44,12 @@ def _epochs(c: Comparison) -> np.ndarray:
 
 
 def predictions_figure(c: Comparison) -> Figure:
-    """The course's plot_predictions: train (blue), test (green), both sides' predictions."""
+    """The course's plot_predictions: train (blue), test (green), both sides' predictions.
+
+    With more than one feature there is no line to draw over x: predicted y against true y.
+    """
+    if c.config.features > 1:
+        return _predicted_vs_true(c)
     s = c.split
     fig, (ax,) = _figure()
     ax.scatter(s.X_train[:, 0], s.y_train[:, 0], c="b", s=12, label="Training data")
@@ -63,6 +71,28 @@ def predictions_figure(c: Comparison) -> Figure:
     ax.set_title(f"Test-set predictions after {c.config.epochs} epochs ({c.config.loss} loss)")
     ax.set_xlabel("x (first feature, unitless)")
     ax.set_ylabel("y (unitless)")
+    ax.legend(prop={"size": 11})
+    fig.tight_layout()
+    return fig
+
+
+def _predicted_vs_true(c: Comparison) -> Figure:
+    s = c.split
+    fig, (ax,) = _figure()
+    test_x, y = s.X_test.astype(np.float64), s.y_test[:, 0].astype(np.float64)
+    m_pred = test_x @ c.manual.weight[-1] + c.manual.bias[-1]
+    t_pred = test_x @ c.torch.weight[-1] + c.torch.bias[-1]
+    ax.scatter(y, m_pred, s=80, marker="x", color=MANUAL["color"], label=MANUAL["label"])
+    ax.scatter(y, t_pred, s=140, marker="o", facecolors="none", edgecolors=TORCH["color"],
+               label=TORCH["label"])  # fmt: skip
+    lo, hi = float(min(y.min(), m_pred.min())), float(max(y.max(), m_pred.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="perfect prediction")
+    ax.set_title(
+        f"Test set after {c.config.epochs} epochs, {c.config.features} features: "
+        "predicted against true y"
+    )
+    ax.set_xlabel("true y (unitless)")
+    ax.set_ylabel("predicted y (unitless)")
     ax.legend(prop={"size": 11})
     fig.tight_layout()
     return fig
@@ -92,23 +122,48 @@ def loss_curves_figure(c: Comparison) -> Figure:
 
 
 def parameters_figure(c: Comparison) -> Figure:
-    """Each weight and the bias per epoch, both sides; true values dashed, the optimum dotted."""
+    """Each weight and the bias per epoch, both sides; true values dashed, the optimum dotted.
+
+    With more than MAX_PANELS parameters: the weights that moved most, the distance ‖w − w*‖
+    to the optimum (or to the true weights), and the bias.
+    """
     d = c.config.features
-    fig, axes = _figure(d + 1, sharex=True)
-    e = _epochs(c)
-    names = [f"w[{j}]" for j in range(d)] + ["b"]
     truths = [*c.split.true_weight, c.split.true_bias]
     optimum = None if c.closed_form is None else [*c.closed_form[0], c.closed_form[1]]
-    for k, ax in enumerate(axes):
-        m = c.manual.weight[:, k] if k < d else c.manual.bias
-        t = c.torch.weight[:, k] if k < d else c.torch.bias
+    panels: list[tuple[str, np.ndarray, np.ndarray, float | None, float | None]] = []
+    if d + 1 <= MAX_PANELS:
+        shown = list(range(d))
+    else:
+        moved = np.abs(c.manual.weight[-1] - c.initial_weight)
+        shown = sorted(np.argsort(moved)[::-1][: MAX_PANELS - 2].tolist())
+    for j in shown:
+        opt_j = None if optimum is None else optimum[j]
+        panels.append((f"w[{j}]", c.manual.weight[:, j], c.torch.weight[:, j], truths[j], opt_j))
+    if len(shown) < d:
+        target = c.split.true_weight if c.closed_form is None else c.closed_form[0]
+        name = "‖w − w*‖" if c.closed_form is not None else "‖w − w_true‖"
+        panels.append((
+            name,
+            np.linalg.norm(c.manual.weight - target, axis=1),
+            np.linalg.norm(c.torch.weight - target, axis=1),
+            0.0, None,
+        ))  # fmt: skip
+    best_b = None if optimum is None else optimum[-1]
+    panels.append(("b", c.manual.bias, c.torch.bias, truths[-1], best_b))
+    fig, axes = _figure(len(panels), sharex=True)
+    e = _epochs(c)
+    for ax, (name, m, t, truth, best) in zip(axes, panels, strict=True):
         ax.plot(e, m, "-", color=MANUAL["color"], lw=2.5, label=MANUAL["label"])
         ax.plot(e, t, "--", color=TORCH["color"], lw=1.5, label=TORCH["label"])
-        ax.axhline(truths[k], color="k", ls="--", lw=1, label="true value")
-        if optimum is not None:
-            ax.axhline(optimum[k], color="tab:purple", ls=":", lw=1.5, label="closed-form optimum")
-        ax.set_ylabel(names[k])
-    axes[0].set_title("Parameters after each epoch")
+        if truth is not None:
+            ax.axhline(truth, color="k", ls="--", lw=1, label="true value")
+        if best is not None:
+            ax.axhline(best, color="tab:purple", ls=":", lw=1.5, label="closed-form optimum")
+        ax.set_ylabel(name)
+    title = "Parameters after each epoch"
+    if len(shown) < d:
+        title += f" ({len(shown)} of {d} weights: those that moved most)"
+    axes[0].set_title(title)
     axes[0].legend(fontsize=9, ncol=2)
     axes[-1].set_xlabel("epoch")
     fig.tight_layout()
@@ -119,8 +174,9 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
     """Contours of the training loss over (w, b), with both trajectories on top. d = 1 only."""
     if c.config.features != 1:
         raise ValueError("the loss landscape is drawn over (w, b), so it needs --features 1")
-    X = c.split.X_train.astype(np.float64)
-    y = c.split.y_train.astype(np.float64)
+    rows = np.unique(np.linspace(0, len(c.split.X_train) - 1, LANDSCAPE_ROWS).astype(int))
+    x = c.split.X_train[rows, 0].astype(np.float64)
+    y = c.split.y_train[rows, 0].astype(np.float64)
     ws = np.concatenate([[c.initial_weight[0]], c.manual.weight[:, 0], c.split.true_weight])
     bs = np.concatenate([[c.initial_bias], c.manual.bias, [c.split.true_bias]])
     pad_w, pad_b = 0.3 * np.ptp(ws) + 0.1, 0.3 * np.ptp(bs) + 0.1
@@ -129,9 +185,10 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
         np.linspace(bs.min() - pad_b, bs.max() + pad_b, grid),
     )
     loss = LOSSES[c.config.loss]
+    # One grid row at a time: (grid, rows) predictions, never (grid², rows).
     Z = np.array(
         [
-            [loss.value(X * w + b, y) for w, b in zip(rw, rb, strict=True)]
+            [loss.value(row, y[None, :]) for row in np.outer(rw, x) + rb[:, None]]
             for rw, rb in zip(W, B, strict=True)
         ]
     )
@@ -154,25 +211,10 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
         c.manual.weight[-1, 0], c.manual.bias[-1], "s", ms=9, color="tab:red", mec="k", label="end"
     )
     if c.closed_form is not None:
-        ax.plot(
-            c.closed_form[0][0],
-            c.closed_form[1],
-            "*",
-            ms=16,
-            color="gold",
-            mec="k",
-            label="optimum (closed form)",
-        )
+        star_w, star_b, which = c.closed_form[0][0], c.closed_form[1], "closed form"
     else:
-        ax.plot(
-            c.split.true_weight[0],
-            c.split.true_bias,
-            "*",
-            ms=16,
-            color="gold",
-            mec="k",
-            label="optimum (true line)",
-        )
+        star_w, star_b, which = c.split.true_weight[0], c.split.true_bias, "true line"
+    ax.plot(star_w, star_b, "*", ms=16, color="gold", mec="k", label=f"optimum ({which})")
     ax.set_title(f"{c.config.loss} loss landscape over (w, b), lr = {c.config.lr}")
     ax.set_xlabel("weight w")
     ax.set_ylabel("bias b")
@@ -181,7 +223,7 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
     return fig
 
 
-def bench_figure(rows: Sequence[dict[str, object]]) -> Figure:
+def bench_figure(rows: Sequence[dict[str, Any]]) -> Figure:
     """Time per step against N, log-log, one line per implementation, and the memory floor."""
     fig, (ax,) = _figure()
     impls = sorted({str(r["impl"]) for r in rows})
@@ -255,6 +297,8 @@ def show(c: Comparison) -> None:
         fig = make(c)
         # Give our pyplot-free Figure a window: borrow a pyplot figure's canvas and manager.
         manager = plt.figure(num=name, figsize=FIGSIZE).canvas.manager
+        if manager is None:  # a backend without windows after all
+            return
         manager.canvas.figure = fig
         fig.set_canvas(manager.canvas)
     plt.show()

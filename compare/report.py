@@ -12,7 +12,6 @@ from rich.table import Table
 
 from compare.experiment import Comparison, Trajectory
 from compare.gradcheck import GradRow
-from compare.single import SingleRun
 
 
 def _table(title: str) -> Table:
@@ -51,15 +50,14 @@ def fmt(values: np.ndarray) -> str:
     return ", ".join(f"{v:.4f}" for v in np.ravel(values))
 
 
-def history_table(run: SingleRun) -> Table:
+def history_table(impl: str, first_epoch: int, t: Trajectory) -> Table:
     """One implementation's losses, epoch by epoch (numbered from the resume point)."""
-    t = run.trajectory
-    table = _table(f"{run.impl}: epoch by epoch")
+    table = _table(f"{impl}: epoch by epoch")
     for col in ("epoch", "train loss", "test loss", "weight", "bias"):
         table.add_column(col, justify="right")
     for e in shown_epochs(len(t.train_loss)):
         table.add_row(
-            str(run.first_epoch + e),
+            str(first_epoch + e),
             f"{t.train_loss[e]:.8f}",
             f"{t.test_loss[e]:.8f}",
             fmt(t.weight[e]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from manual.data import make_line
@@ -9,13 +11,19 @@ from manual.losses import LOSSES
 from manual.optim import SGD
 from manual.train import History, fit
 
-EXERCISE = {
-    "weight": 0.3,  # the new line's slope
-    "bias": 0.9,  # and intercept
-    "step": 0.01,  # over arange(0, 1, 0.01): 100 points, 80 to train, 20 to test
-    "lr": 0.01,  # SGD, as in the chapter
-    "epochs": 300,  # three times the chapter's run
-}
+
+@dataclass(frozen=True)
+class Exercise:
+    """The exercise's settings."""
+
+    weight: float = 0.3  # the new line's slope
+    bias: float = 0.9  # and intercept
+    step: float = 0.01  # over arange(0, 1, 0.01): 100 points, 80 to train, 20 to test
+    lr: float = 0.01  # SGD, as in the chapter
+    epochs: int = 300  # three times the chapter's run
+
+
+EXERCISE = Exercise()
 
 
 def chapter_exercise(w0: np.ndarray, b0: np.ndarray) -> History:
@@ -26,7 +34,7 @@ def chapter_exercise(w0: np.ndarray, b0: np.ndarray) -> History:
     after it, parameters after it). It must match the same run in PyTorch.
     """
     # BEGIN SOLUTION task-11
-    split = make_line(weight=EXERCISE["weight"], bias=EXERCISE["bias"], step=EXERCISE["step"])
+    split = make_line(weight=EXERCISE.weight, bias=EXERCISE.bias, step=EXERCISE.step)
     _, _, history = fit(
         split.X_train,
         split.y_train,
@@ -34,8 +42,8 @@ def chapter_exercise(w0: np.ndarray, b0: np.ndarray) -> History:
         split.y_test,
         (w0, b0),
         LOSSES["l1"],
-        SGD(lr=EXERCISE["lr"]),
-        EXERCISE["epochs"],
+        SGD(lr=EXERCISE.lr),
+        EXERCISE.epochs,
     )
     return history
     # END SOLUTION

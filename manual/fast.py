@@ -89,7 +89,7 @@ class ChunkedGradients:
             parts = list(self.pool.map(lambda k: self._partial(k, w, beta), range(self.threads)))
         n = len(self.X)
         total = sum(p[0] for p in parts)
-        dw = sum(p[1] for p in parts) / n
+        dw: np.ndarray = np.sum([p[1] for p in parts], axis=0) / n
         db = sum(p[2] for p in parts) / n
         return total / n, dw.astype(w.dtype), np.array([db], dtype=b.dtype)
 

@@ -24,7 +24,7 @@ def l1_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     # BEGIN SOLUTION task-4
     resid = pred - target
     # d|r|/dr = +1 for r > 0, -1 for r < 0; |r| has no slope at 0, torch picks 0.
-    dresid = np.sign(resid) / resid.size
+    dresid: np.ndarray = np.sign(resid) / resid.size
     return dresid
     # END SOLUTION
 
@@ -40,7 +40,7 @@ def mse_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     # BEGIN SOLUTION task-3
     resid = pred - target
     # d(r²)/dr = 2r; the mean brings 1/N. Forgetting the 2 is the ½·MSE mismatch.
-    dresid = (2.0 / resid.size) * resid
+    dresid: np.ndarray = (2.0 / resid.size) * resid
     return dresid
     # END SOLUTION
 
@@ -56,7 +56,7 @@ def huber_grad(pred: np.ndarray, target: np.ndarray, delta: float = HUBER_DELTA)
     # BEGIN SOLUTION task-5
     resid = pred - target
     # h'(r) = r inside |r| < δ, δ·sign(r) outside; both pieces meet at |r| = δ.
-    dresid = np.clip(resid, -delta, delta) / resid.size
+    dresid: np.ndarray = np.clip(resid, -delta, delta) / resid.size
     return dresid
     # END SOLUTION
 

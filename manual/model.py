@@ -11,5 +11,6 @@ def forward(X: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     ŷ_i = Σ_j X_ij · w_j + b        X: (N, d), w: (d,), b: (1,)  ->  ŷ: (N, 1)
     """
     # BEGIN SOLUTION task-2
-    return X @ w[:, None] + b
+    pred: np.ndarray = X @ w[:, None] + b
+    return pred
     # END SOLUTION

@@ -120,7 +120,7 @@ def adam_step(
     t  = t + 1
     θ  = θ·(1 - η·λ)                         (AdamW only: decoupled weight decay)
     g  = ±∇θ + λ·θ                           (Adam only: L2 through the gradient)
-    m  = m + (1 - β1)·(g - m)                (torch's lerp: = β1·m + (1 - β1)·g)
+    m  = β1·m + (1 - β1)·g
     v  = β2·v + (1 - β2)·g²
     v̂ₘ = max(v̂ₘ, v)                          (amsgrad only; then use it for v below)
     θ  = θ - η/(1 - β1ᵗ) · m / (√v / √(1 - β2ᵗ) + ε)
@@ -142,12 +142,11 @@ def adam_step(
                 theta = theta * (1 - opt.lr * opt.weight_decay)
             else:
                 g = g + opt.weight_decay * theta
-        w = 1 - beta1
-        # torch's lerp picks the rounding-friendlier of two equal formulas by the weight's size.
-        m = m + w * (g - m) if w < 0.5 else g - (g - m) * (1 - w)
+        # torch computes this as m.lerp(g, 1 - β1): equal in exact arithmetic, ≤ 1 ulp apart.
+        m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
         if opt.amsgrad:
-            v_max = np.maximum(v_max, v)
+            v_max = v if v_max is None else np.maximum(v_max, v)
             denom = np.sqrt(v_max) / bias_correction2_sqrt + opt.eps
         else:
             denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps
@@ -172,7 +171,9 @@ def init_state(opt: Optimizer, params: Params) -> OptimizerState:
 def step(
     params: Params, grads: Params, state: OptimizerState, opt: Optimizer
 ) -> tuple[Params, OptimizerState]:
-    """One update with whichever optimizer `opt` is."""
-    if isinstance(opt, Adam):
+    """One update with whichever optimizer `opt` is; `state` must be that optimizer's."""
+    if isinstance(opt, Adam) and isinstance(state, AdamState):
         return adam_step(params, grads, state, opt)
-    return sgd_step(params, grads, state, opt)
+    if isinstance(opt, SGD) and isinstance(state, SGDState):
+        return sgd_step(params, grads, state, opt)
+    raise TypeError(f"{type(state).__name__} is not the state of {type(opt).__name__}")

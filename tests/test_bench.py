@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import manual.fast
-from compare.bench import IMPLS, BenchConfig, bench_data, make_steps
+from compare.bench.config import IMPLS, BenchConfig
+from compare.bench.run import bench_data, make_steps
 from manual.fast import ChunkedGradients, SufficientStatistics
 from manual.gradients import gradients
 from manual.losses import LOSSES

@@ -12,10 +12,10 @@ from torch import nn
 
 import manual.checkpoint as mck
 import torch_impl.checkpoint as tck
-from compare.checkpoints import load_manual, save_manual, save_torch
+from compare.checkpoints.convert import load_manual, save_manual, save_torch
+from compare.checkpoints.single import predict, train_single
 from compare.config import RunConfig
 from compare.experiment import run_both
-from compare.single import predict, train_single
 
 from . import course
 from .cli_helpers import run_cli
@@ -308,10 +308,20 @@ def test_interrupted_save_leaves_the_old_file_whole(files, monkeypatch, trained,
     assert sorted(p.name for p in path.parent.iterdir()) == sorted(p.name for p in files.values())
 
 
-def test_run_save_dir_writes_both_and_they_predict_alike(tmp_path, capsys):
+def test_run_save_dir_refuses_a_missing_parent_before_training(tmp_path, capsys):
     out = tmp_path / "new" / "dir"
-    code, _, _ = run_cli(capsys, "run", "--epochs", "40", "--save-dir", str(out))
+    code, text, err = run_cli(capsys, "run", "--epochs", "40", "--save-dir", str(out))
+    assert code == 2 and text == ""  # refused before any training was reported
+    assert f"folder {tmp_path / 'new'} does not exist; create it first" in err
+    assert not (tmp_path / "new").exists()
+
+
+def test_run_save_dir_writes_both_and_they_predict_alike(tmp_path, capsys):
+    out = tmp_path / "dir"
+    code, text, _ = run_cli(capsys, "run", "--epochs", "40", "--save-dir", str(out))
     assert code == 0
+    for name in ("manual.safetensors", "torch.safetensors", "torch.pth"):
+        assert f"saved {out / name}" in text
     assert sorted(p.name for p in out.iterdir()) == [
         "manual.safetensors",
         "torch.pth",

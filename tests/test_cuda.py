@@ -52,7 +52,7 @@ def test_minibatch_adam_on_gpu():
 
 
 def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
-    from compare.single import predict, train_single
+    from compare.checkpoints.single import predict, train_single
     from torch_impl.checkpoint import load
 
     path = tmp_path / "gpu.pth"
@@ -66,7 +66,8 @@ def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
 def test_bench_on_gpu_synchronises_and_matches_the_reference():
     import numpy as np
 
-    from compare.bench import BenchConfig, bench_data, make_steps
+    from compare.bench.config import BenchConfig
+    from compare.bench.run import bench_data, make_steps
 
     X, y, w0, b0 = bench_data(1000, 1, "float64")
     impls = ("manual", "torch_autograd", "torch_no_autograd")

@@ -11,10 +11,10 @@ import pytest
 import torch
 from rich.console import Console
 
+from compare.cli.show import TOPICS, render
 from compare.exercises.runner import check_folder
 from compare.exercises.scaffold import new_copy, strip_solutions
 from compare.exercises.tasks import TASKS
-from compare.show import TOPICS, render
 from manual.exercise import chapter_exercise
 
 from .cli_helpers import run_cli
@@ -79,16 +79,16 @@ def test_the_key_passes_every_task(key):
 
 MISTAKES = [
     (1, "data.py", "n_train = int(train_split * len(X))", "n_train = int(train_split * len(X)) - 1", "first int"),
-    (2, "model.py", "return X @ w[:, None] + b", "return X @ w[:, None] - b", ""),
-    (3, "losses.py", "dresid = (2.0 / resid.size) * resid", "dresid = (1.0 / resid.size) * resid", "factor of 2"),
-    (4, "losses.py", "dresid = np.sign(resid) / resid.size", "dresid = np.where(resid >= 0, 1.0, -1.0) / resid.size", "sign(0)"),
+    (2, "model.py", "pred: np.ndarray = X @ w[:, None] + b", "pred: np.ndarray = X @ w[:, None] - b", ""),
+    (3, "losses.py", "dresid: np.ndarray = (2.0 / resid.size) * resid", "dresid: np.ndarray = (1.0 / resid.size) * resid", "factor of 2"),
+    (4, "losses.py", "dresid: np.ndarray = np.sign(resid) / resid.size", "dresid: np.ndarray = np.where(resid >= 0, 1.0, -1.0) / resid.size", "sign(0)"),
     (5, "losses.py", "np.clip(resid, -delta, delta)", "np.clip(resid, -2 * delta, 2 * delta)", "δ·sign(r)"),
     (6, "gradients.py", "db = dpred.sum(axis=0)", "db = dpred.mean(axis=0)", ""),
     (7, "optim.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
     (8, "optim.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening"),
     (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of the batch"),
     (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', ""),
-    (11, "exercise.py", 'step=EXERCISE["step"]', "step=0.02", "0.01"),
+    (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "0.01"),
     (12, "optim.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
 ]  # fmt: skip
 
@@ -132,9 +132,7 @@ def test_syntax_error_infinite_loop_and_wrong_shape_are_fail_lines(key, tmp_path
         )
     )
     model = dest / "manual" / "model.py"
-    model.write_text(
-        model.read_text().replace("return X @ w[:, None] + b", "return X @ w + b[0]", 1)
-    )
+    model.write_text(model.read_text().replace("= X @ w[:, None] + b", "= X @ w + b[0]", 1))
     results = check_folder(dest, [2, 7, 3], timeout=2)
     assert [r.passed for r in results] == [False, False, True]
     assert "shape" in results[0].message and "(7, 1)" in results[0].message

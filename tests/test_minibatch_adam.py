@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compare.checkpoints.single import train_single
 from compare.config import RunConfig
 from compare.experiment import epoch_orders, run_both
-from compare.single import train_single
 from manual.optim import Adam, adam_init, adam_step
 from manual.train import batches
 from torch_impl.data import make_loader
@@ -147,7 +147,7 @@ def test_hypothesis_batches_shuffle_and_optimizers(
     c = run_both(
         RunConfig(
             dtype="float64", epochs=12, batch_size=size, shuffle=shuffle, optimizer=optimizer,
-            amsgrad=amsgrad and adam, betas=betas, weight_decay=weight_decay, loss=loss,
+            amsgrad=amsgrad and adam, betas=betas if adam else (0.9, 0.999), weight_decay=weight_decay, loss=loss,
             lr=0.02, features=2, noise=0.1, seed=3,
         )
     )  # fmt: skip

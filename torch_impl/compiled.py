@@ -10,8 +10,8 @@ import torch
 from torch_impl.train import train_step
 
 
-def compile_step(dynamic: bool = False) -> Callable[..., torch.Tensor]:
+def compile_step() -> Callable[..., torch.Tensor]:
     """torch.compile(train_step); the first call compiles (seconds), later calls are fast."""
     # optimizer.step() opens a profiler range that dynamo drops, and says so once per process.
     logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)
-    return torch.compile(train_step, dynamic=dynamic)
+    return torch.compile(train_step)

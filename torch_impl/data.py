@@ -35,7 +35,7 @@ def make_loader(
     y: torch.Tensor,
     batch_size: int,
     orders: Sequence[np.ndarray] | None = None,
-) -> DataLoader:
+) -> DataLoader[tuple[torch.Tensor, ...]]:
     """A DataLoader over (X, y), in order or in orders[epoch]; it keeps the last short batch."""
     sampler = None if orders is None else EpochOrderSampler(orders)
     return DataLoader(

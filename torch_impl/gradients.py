@@ -16,6 +16,8 @@ def gradients(
     loss = loss_fn(model(X), y)
     loss.backward()  # the chain rule, done for us
     weight, bias = weight_and_bias(model)
+    if weight.grad is None or bias.grad is None:
+        raise RuntimeError("backward() left no gradient: is requires_grad off?")
     dw, db = weight.grad.detach().clone(), bias.grad.detach().clone()
     model.zero_grad()
     return loss.item(), dw.reshape(-1), db

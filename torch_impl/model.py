@@ -15,8 +15,8 @@ class LinearRegressionModel(nn.Module):
         self.bias = nn.Parameter(torch.randn(1, dtype=dtype), requires_grad=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """ŷ = x·w + b; for d = 1 this is the course's `self.weights * x + self.bias` exactly."""
-        return (x * self.weights).sum(dim=-1, keepdim=True) + self.bias
+        """ŷ = X·w + b; for d = 1, bit for bit the course's `self.weights * x + self.bias`."""
+        return x @ self.weights[:, None] + self.bias
 
 
 class LinearRegressionModelV2(nn.Module):
@@ -28,7 +28,8 @@ class LinearRegressionModelV2(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """ŷ = x·Wᵀ + b through nn.Linear."""
-        return self.linear_layer(x)
+        pred: torch.Tensor = self.linear_layer(x)
+        return pred
 
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -41,4 +42,6 @@ def weight_and_bias(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's weight as (d,) and bias as (1,), whichever of the two models it is."""
     if isinstance(model, LinearRegressionModelV2):
         return model.linear_layer.weight[0], model.linear_layer.bias
-    return model.weights, model.bias
+    if isinstance(model, LinearRegressionModel):
+        return model.weights, model.bias
+    raise TypeError(f"{type(model).__name__} is not one of the course's two models")

@@ -1,51 +1,23 @@
-"""Optimizers: torch.optim.SGD, Adam and AdamW, each holding its own state inside."""
+"""Optimizers: torch.optim.SGD, Adam and AdamW, each keeping its state inside itself.
+
+manual/optim.py writes out what these do. Here the state lives in optimizer.state[param]:
+    SGD    "momentum_buffer" (after the first step with momentum > 0)
+    Adam   "step", "exp_avg" (m), "exp_avg_sq" (v), and "max_exp_avg_sq" with amsgrad
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 
 import torch
 
-
-def make_sgd(
-    params: Iterable[torch.nn.Parameter],
-    lr: float = 0.01,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
-    maximize: bool = False,
-) -> torch.optim.SGD:
-    """torch.optim.SGD with the course's lr; every option is passed through unchanged."""
-    return torch.optim.SGD(
-        params,
-        lr=lr,
-        momentum=momentum,
-        dampening=dampening,
-        weight_decay=weight_decay,
-        nesterov=nesterov,
-        maximize=maximize,
-    )
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,  # θ ← θ - η·g, with momentum, Nesterov, weight decay, maximize
+    "adam": torch.optim.Adam,  # weight decay as λ·θ added to the gradient (L2)
+    "adamw": torch.optim.AdamW,  # weight decay applied to θ itself (decoupled)
+}
 
 
-def make_adam(
-    params: Iterable[torch.nn.Parameter],
-    lr: float = 1e-3,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
-    amsgrad: bool = False,
-    maximize: bool = False,
-    decoupled: bool = False,
-) -> torch.optim.Adam:
-    """torch.optim.Adam, or AdamW (weight decay applied to θ directly) when `decoupled`."""
-    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    return cls(
-        params,
-        lr=lr,
-        betas=betas,
-        eps=eps,
-        weight_decay=weight_decay,
-        amsgrad=amsgrad,
-        maximize=maximize,
-    )
+def optimizer_family(optimizer: torch.optim.Optimizer | None) -> str:
+    """'adam' for Adam and AdamW (they keep the same state), else 'sgd'."""
+    return "adam" if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW) else "sgd"

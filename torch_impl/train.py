@@ -41,7 +41,7 @@ def train_step(
 ) -> torch.Tensor:
     """One step, the course's five lines; returns the loss from before the update."""
     y_pred = model(X)  # 1. forward pass
-    loss = loss_fn(y_pred, y)  # 2. loss
+    loss: torch.Tensor = loss_fn(y_pred, y)  # 2. loss
     optimizer.zero_grad()  # 3. clear last step's gradients
     loss.backward()  # 4. backpropagation: fills .grad of every parameter
     optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ

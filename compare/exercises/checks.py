@@ -40,6 +40,10 @@ class Result:
     message: str  # what went wrong (empty on PASS)
     hint: str  # how to look for the mistake (empty on PASS)
 
+    def as_json(self) -> dict[str, object]:
+        """The result as JSON-ready values."""
+        return asdict(self)
+
     def line(self) -> str:
         """`PASS task 3 MSE gradient` or `FAIL task 3 …: message (maxdiff …); hint: …`."""
         head = f"{'PASS' if self.passed else 'FAIL'}  task {self.number:>2}  {self.name}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import shutil
+import time
 from pathlib import Path
 
 import manual
@@ -82,13 +82,29 @@ The grader compares your code with PyTorch autograd and central differences.
 """
 
 
-def new_copy(dest: Path, with_solutions: bool = False, force: bool = False) -> list[Path]:
-    """Write the student package (or, with_solutions, the instructor's key) into `dest`."""
+def new_copy(
+    dest: Path, with_solutions: bool = False, force: bool = False
+) -> tuple[list[Path], Path | None]:
+    """Write the student package (or, with_solutions, the instructor's key) into `dest`.
+
+    With `force`, an existing `dest` is moved aside to `dest.bak-<time>` first, never overwritten:
+    returns the files written and where the old folder went (None if nothing was moved).
+    """
     if dest.exists() and not dest.is_dir():
         raise ScaffoldError(f"{dest} exists and is not a folder")
-    if dest.is_dir() and any(dest.iterdir()) and not force:
-        raise ScaffoldError(f"{dest} is not empty; choose a new folder or pass --force")
-    source = Path(manual.__file__).parent
+    moved = None
+    if dest.is_dir() and any(dest.iterdir()):
+        if not force:
+            raise ScaffoldError(
+                f"{dest} is not empty; choose a new folder, or pass --force to move it aside"
+            )
+        moved = dest.with_name(f"{dest.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+        suffix = 1
+        while moved.exists():
+            moved = moved.with_name(f"{moved.name.split('~')[0]}~{suffix}")
+            suffix += 1
+        dest.rename(moved)
+    source = Path(str(manual.__file__)).parent
     (dest / "manual").mkdir(parents=True, exist_ok=True)
     (dest / "tests").mkdir(exist_ok=True)
     written = []
@@ -107,7 +123,4 @@ def new_copy(dest: Path, with_solutions: bool = False, force: bool = False) -> l
     for name, text in extra.items():
         (dest / name).write_text(text)
         written.append(dest / name)
-    cache = dest / "manual" / "__pycache__"
-    if cache.exists():
-        shutil.rmtree(cache)
-    return written
+    return written, moved

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import version
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from compare.config import DTYPE_NAMES, LOSS_NAMES, ConfigError
+from compare.bench.config import LR, REFERENCE, SAMPLE_S, BenchConfig
 from manual.fast import ChunkedGradients, SufficientStatistics
 from manual.gradients import gradients
 from manual.losses import LOSSES
@@ -31,58 +31,8 @@ from torch_impl.compiled import compile_step
 from torch_impl.device import DTYPES
 from torch_impl.losses import make_loss
 from torch_impl.model import LinearRegressionModel, LinearRegressionModelV2, weight_and_bias
-from torch_impl.optim import make_adam, make_sgd
+from torch_impl.optim import OPTIMIZERS
 from torch_impl.train import train_step
-
-IMPLS = (
-    "manual",
-    "manual_fast",
-    "torch_autograd",
-    "torch_linear",
-    "torch_no_autograd",
-    "torch_compiled",
-)
-REFERENCE = "torch_autograd"
-DEFAULT_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
-SAMPLE_S = 2e-3  # each timing sample runs enough steps to last this long
-LR = 0.01  # the course's
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """What to time; checked once, here, like RunConfig."""
-
-    sizes: tuple[int, ...] = DEFAULT_SIZES  # N, training points
-    loss: str = "l1"  # l1 | mse | huber
-    dtype: str = "float32"  # float32 | float64
-    device: str = "cpu"  # cpu | cuda, for the torch implementations
-    repeats: int = 7  # interleaved samples per implementation and size
-    threads: int = 2  # torch.set_num_threads, and manual_fast's thread count
-    optimizer: str = "sgd"  # sgd | adam
-    impls: tuple[str, ...] = IMPLS  # which implementations to time
-    features: int = 1  # d
-
-    def __post_init__(self) -> None:
-        if not self.sizes or min(self.sizes) < 1:
-            raise ConfigError(f"--sizes {list(self.sizes)}: give one or more N >= 1")
-        for flag, value in (("--repeats", self.repeats), ("--threads", self.threads)):
-            if value < 1:
-                raise ConfigError(f"{flag} is {value}; give an integer >= 1")
-        if self.features < 1:
-            raise ConfigError(f"features is {self.features}; use at least 1")
-        unknown = set(self.impls) - set(IMPLS)
-        if unknown or not self.impls:
-            raise ConfigError(f"--impls: choose among {', '.join(IMPLS)}")
-        for flag, value, allowed in (
-            ("--loss", self.loss, LOSS_NAMES),
-            ("--dtype", self.dtype, DTYPE_NAMES),
-            ("--device", self.device, ("cpu", "cuda")),
-            ("--optimizer", self.optimizer, ("sgd", "adam")),
-        ):
-            if value not in allowed:
-                raise ConfigError(
-                    f"{flag} {value!r} is unknown; choose one of {', '.join(allowed)}"
-                )
 
 
 @dataclass
@@ -109,16 +59,28 @@ def _manual_opt(optimizer: str) -> SGD | Adam:
     return Adam(lr=LR) if optimizer == "adam" else SGD(lr=LR)
 
 
-def _numpy_step(name: str, grads: Callable, w0: np.ndarray, b0: np.ndarray, optimizer: str) -> Step:
-    opt = _manual_opt(optimizer)
-    box = {"params": (w0.copy(), b0.copy())}
-    box["state"] = init_state(opt, box["params"])
+Grads = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray, np.ndarray]]
 
-    def run() -> None:
-        _, dw, db = grads(*box["params"])
-        box["params"], box["state"] = step(box["params"], (dw, db), box["state"], opt)
 
-    return Step(name, run, lambda: box["params"])
+class _NumpyStepper:
+    """A hand-derived step with its parameters and optimizer state kept between calls."""
+
+    def __init__(self, grads: Grads, w0: np.ndarray, b0: np.ndarray, optimizer: str) -> None:
+        self.grads, self.opt = grads, _manual_opt(optimizer)
+        self.params: tuple[np.ndarray, ...] = (w0.copy(), b0.copy())
+        self.state = init_state(self.opt, self.params)
+
+    def run(self) -> None:
+        _, dw, db = self.grads(self.params[0], self.params[1])
+        self.params, self.state = step(self.params, (dw, db), self.state, self.opt)
+
+    def current(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.params[0], self.params[1]
+
+
+def _numpy_step(name: str, grads: Grads, w0: np.ndarray, b0: np.ndarray, optimizer: str) -> Step:
+    stepper = _NumpyStepper(grads, w0, b0, optimizer)
+    return Step(name, stepper.run, stepper.current)
 
 
 class _TorchSetup(NamedTuple):
@@ -145,10 +107,9 @@ def _torch_setup(
     device = torch.device(cfg.device)
     model = cls(features=X.shape[1], dtype=DTYPES[cfg.dtype]).to(device)
     _start_at(model, w0, b0)
-    make = make_adam if cfg.optimizer == "adam" else make_sgd
     return _TorchSetup(
         model,
-        make(model.parameters(), lr=LR),
+        OPTIMIZERS[cfg.optimizer](model.parameters(), lr=LR),
         make_loss(cfg.loss),
         torch.from_numpy(X).to(device),
         torch.from_numpy(y).to(device),
@@ -204,12 +165,12 @@ def make_steps(
             steps[name] = _numpy_step(name, grads, w0, b0, cfg.optimizer)
         elif name == "manual_fast":
             if cfg.loss == "mse":
-                fast = SufficientStatistics(X, y)
-                steps[name] = _numpy_step(name, fast, w0, b0, cfg.optimizer)
+                stats = SufficientStatistics(X, y)
+                steps[name] = _numpy_step(name, stats, w0, b0, cfg.optimizer)
             else:
-                fast = ChunkedGradients(X, y, cfg.loss, threads=cfg.threads)
-                steps[name] = _numpy_step(name, fast, w0, b0, cfg.optimizer)
-                steps[name].close = fast.close
+                chunked = ChunkedGradients(X, y, cfg.loss, threads=cfg.threads)
+                steps[name] = _numpy_step(name, chunked, w0, b0, cfg.optimizer)
+                steps[name].close = chunked.close
         else:
             steps[name] = _torch_step(name, X, y, w0, b0, cfg)
     return steps
@@ -228,13 +189,13 @@ def time_step(s: Step, inner: int) -> float:
 def read_bandwidth(device: str, threads: int, nbytes: int = 256 << 20) -> float:
     """Bytes per second for one streaming read of a buffer far larger than the caches."""
     if device == "cuda":
-        buf = torch.ones(nbytes // 4, device="cuda")
-        buf.sum()
+        on_gpu = torch.ones(nbytes // 4, device="cuda")
+        on_gpu.sum()
         samples = []
         for _ in range(5):
             torch.cuda.synchronize()
             start = time.perf_counter()
-            buf.sum()
+            on_gpu.sum()
             torch.cuda.synchronize()
             samples.append(time.perf_counter() - start)
         return nbytes / float(np.median(samples))
@@ -325,16 +286,16 @@ def machine(cfg: BenchConfig, bandwidth: float, bandwidth_all: float) -> dict[st
     return info
 
 
-def run_bench(
-    cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
-) -> dict[str, object]:
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Time every implementation at every size; returns rows, machine, compile times, breakdowns."""
     torch.set_num_threads(cfg.threads)
     # The floor is one stream reading X and y (a NumPy reduction's pass). Threaded code can read
     # faster than one stream, so the all-threads floor is reported beside it.
     bandwidth = read_bandwidth(cfg.device, 1)
     bandwidth_all = read_bandwidth(cfg.device, cfg.threads)
-    rows, compile_times, breakdowns = [], {}, []
+    rows: list[dict[str, Any]] = []
+    compile_times: dict[str, float] = {}
+    breakdowns: list[dict[str, Any]] = []
     for n in cfg.sizes:
         X, y, w0, b0 = bench_data(n, cfg.features, cfg.dtype)
         floor_s = (X.nbytes + y.nbytes) / bandwidth

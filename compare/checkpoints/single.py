@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 import torch_impl.checkpoint as tck
-from compare.checkpoints import (
+from compare.checkpoints.convert import (
     check_compatible,
     check_writable,
     load_manual,
     load_torch,
     save_manual,
     save_torch,
+    to_manual,
 )
 from compare.config import RunConfig
 from compare.experiment import (
@@ -27,6 +28,7 @@ from compare.experiment import (
     train_manual,
     train_torch,
 )
+from manual.data import Split
 from manual.model import forward
 from torch_impl.data import to_tensor
 from torch_impl.device import resolve_device
@@ -49,34 +51,45 @@ def train_single(
     if save is not None:
         check_writable(save, impl)
     split = make_data(config)
-    device = resolve_device(config.device)
-    model = initial_model(config, device)
+    model = initial_model(config, resolve_device(config.device))
     if impl == "manual":
-        start, state, before = start_of(model), None, None
-        if resume is not None:
-            ck = load_manual(resume)
-            check_compatible(resume, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
-            start, before = (ck.weight, ck.bias), ck.history
-            # No optimizer state in the file (the course's state_dict): start the optimizer fresh.
-            state = ck.state if "optimizer.state" in ck.metadata else None
-        first = len(before.train_loss) if before else 0
-        run = train_manual(config, split, start, state, epoch_offset=first)
-        if save is not None:
-            save_manual(save, run, config, before)
-    else:
-        optimizer, before = None, None
-        if resume is not None:
-            ck = load_torch(resume, device)
-            dtype = str(ck.weight.dtype).removeprefix("torch.")
-            check_compatible(resume, ck.weight.numel(), dtype, ck.metadata, config)
-            optimizer = make_torch_optimizer(config, model)
-            tck.restore(model, ck, optimizer)
-            before = ck.history
-        first = len(before.train_loss) if before else 0
-        run = train_torch(config, split, model, optimizer, epoch_offset=first)
-        if save is not None:
-            save_torch(save, run, config, before)
-    return SingleRun(impl, first, Trajectory.from_history(run.history))
+        return _train_manual(config, split, model, resume, save)
+    return _train_torch(config, split, model, resume, save)
+
+
+def _train_manual(
+    config: RunConfig, split: Split, model: torch.nn.Module, resume: Path | None, save: Path | None
+) -> SingleRun:
+    start, state, before = start_of(model), None, None
+    if resume is not None:
+        ck = load_manual(resume)
+        check_compatible(resume, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
+        start, before = (ck.weight, ck.bias), ck.history
+        # No optimizer state in the file (the course's state_dict): start the optimizer fresh.
+        state = ck.state if "optimizer.state" in ck.metadata else None
+    first = len(before.train_loss) if before else 0
+    run = train_manual(config, split, start, state, epoch_offset=first)
+    if save is not None:
+        save_manual(save, run, config, before)
+    return SingleRun("manual", first, Trajectory.from_history(run.history))
+
+
+def _train_torch(
+    config: RunConfig, split: Split, model: torch.nn.Module, resume: Path | None, save: Path | None
+) -> SingleRun:
+    optimizer, before = None, None
+    if resume is not None:
+        ck = load_torch(resume, next(model.parameters()).device)
+        dtype = str(ck.weight.dtype).removeprefix("torch.")
+        check_compatible(resume, ck.weight.numel(), dtype, ck.metadata, config)
+        optimizer = make_torch_optimizer(config, model)
+        tck.restore(model, ck, optimizer)
+        before = to_manual(ck).history
+    first = len(before.train_loss) if before else 0
+    run = train_torch(config, split, model, optimizer, epoch_offset=first)
+    if save is not None:
+        save_torch(save, run, config, before)
+    return SingleRun("torch", first, Trajectory.from_history(run.history))
 
 
 def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +97,14 @@ def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, 
     if impl is None:
         impl = "torch" if path.suffix in (".pth", ".pt") else "manual"
     if impl == "manual":
-        ck = load_manual(path)
-        X = _rows(path, xs, ck.weight.size).astype(ck.weight.dtype)
-        return X, forward(X, ck.weight, ck.bias)[:, 0]
+        mine = load_manual(path)
+        X = _rows(path, xs, mine.weight.size).astype(mine.weight.dtype)
+        return X, forward(X, mine.weight, mine.bias)[:, 0]
     ck = load_torch(path)
     X = _rows(path, xs, ck.weight.numel())
-    kind = ck.metadata.get("model", "parameter")
-    if kind not in MODELS:
-        raise tck.CheckpointError(f"{path}: unknown model kind {kind!r}")
-    model = MODELS[kind](features=ck.weight.numel(), dtype=ck.weight.dtype)
+    model = MODELS[ck.metadata.get("model", "parameter")](
+        features=ck.weight.numel(), dtype=ck.weight.dtype
+    )
     tck.restore(model, ck)
     model.eval()
     with torch.inference_mode():

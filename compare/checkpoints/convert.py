@@ -1,4 +1,7 @@
-"""Checkpoints across the two implementations: .pth converted for manual, shared .safetensors."""
+"""Checkpoints across the two implementations: .pth converted for manual, shared .safetensors.
+
+Every file is checked by safety.py before either side's loader sees it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ import numpy as np
 import torch
 
 import manual.checkpoint as mck
+import manual.train
 import torch_impl.checkpoint as tck
+import torch_impl.train
+from compare.checkpoints import safety
 from compare.config import RunConfig
 from compare.experiment import ManualRun, TorchRun
 from manual.optim import AdamState, OptimizerState, SGDState
-from manual.train import History
 
 CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
 SUFFIXES = {"manual": (".safetensors",), "torch": (".safetensors", ".pth", ".pt")}
@@ -52,11 +57,16 @@ def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
         for key, bufs in ck.optimizer_state.items()
     }
     step = int(ck.metadata.get("optimizer.step", "0"))
-    if ck.metadata.get("optimizer.state") == "adam":
-        state: OptimizerState = AdamState(**buffers, step=step)
+    state: OptimizerState
+    if ck.metadata.get("optimizer.state") == "adam" and buffers:
+        m, v = buffers["exp_avg"], buffers["exp_avg_sq"]
+        state = AdamState(
+            [b for b in m if b is not None], [b for b in v if b is not None],
+            buffers["max_exp_avg_sq"], step,
+        )  # fmt: skip
     else:
         state = SGDState(buffers.get("momentum_buffer", [None, None]), step)
-    history = History(
+    history = manual.train.History(
         train_loss=list(ck.history.train_loss),
         test_loss=list(ck.history.test_loss),
         weight=[np.asarray(w) for w in ck.history.weight],
@@ -72,15 +82,28 @@ def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
 
 
 def load_manual(path: Path) -> mck.Checkpoint:
-    """Any checkpoint as NumPy; manual never imports torch, so .pth is converted here."""
-    if path.suffix in (".pth", ".pt"):
-        return to_manual(tck.load(path, map_location="cpu"))
-    return mck.load(path)
+    """Any checkpoint as NumPy, checked first; manual never imports torch, so .pth is converted."""
+    safety.check_file(path)
+    if path.suffix in tck.PTH_SUFFIXES:
+        return to_manual(load_torch(path))
+    safety.check_safetensors_header(path)  # before a single tensor is read
+    ck = mck.load(path)
+    arrays = {"weight": ck.weight, "bias": ck.bias, "history.train_loss": ck.history.train_loss}
+    arrays |= {"history.test_loss": ck.history.test_loss, "history.bias": ck.history.bias}
+    for key in mck.STATE_KEYS["adam" if isinstance(ck.state, AdamState) else "sgd"]:
+        for name, buf in zip(mck.PARAM_NAMES, getattr(ck.state, key), strict=True):
+            if buf is not None:
+                arrays[f"optimizer.{key}.{name}"] = buf
+    safety.check_values(path, arrays)
+    return ck
 
 
 def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint:
-    """Any checkpoint as tensors on `device`."""
-    return tck.load(path, map_location=device)
+    """Any checkpoint as tensors on `device`, every tensor checked before use."""
+    safety.check_file(path)
+    if path.suffix == ".safetensors":
+        safety.check_safetensors_header(path)
+    return tck.load(path, map_location=device, check=safety.check_torch_tensors)
 
 
 def check_compatible(
@@ -106,25 +129,34 @@ def check_compatible(
         raise mck.CheckpointError(f"{path}: holds {dtype} parameters; pass --dtype {dtype}")
 
 
-def save_manual(path: Path, run: ManualRun, config: RunConfig, before: History | None) -> None:
+def save_manual(
+    path: Path, run: ManualRun, config: RunConfig, before: manual.train.History | None
+) -> None:
     """Save the manual side, its history continuing `before` when resumed."""
-    history = _joined(before, run.history)
+    history = run.history if before is None else _joined(before, run.history)
     mck.save(path, *run.params, run.state, history, metadata_for(config))
 
 
-def save_torch(path: Path, run: TorchRun, config: RunConfig, before: History | None) -> None:
+def save_torch(
+    path: Path, run: TorchRun, config: RunConfig, before: manual.train.History | None
+) -> None:
     """Save the torch side, its history continuing `before` when resumed."""
-    history = _joined(before, run.history)
+    history = run.history
+    if before is not None:
+        joined = _joined(before, run.history)
+        history = torch_impl.train.History(
+            joined.train_loss, joined.test_loss, joined.weight, joined.bias
+        )
     meta = metadata_for(config)
     if config.optimizer == "sgd":  # torch's SGD keeps no step count of its own
         meta["optimizer.step"] = str(len(history.train_loss) * steps_per_epoch(config))
     tck.save(path, run.model, run.optimizer, history, meta)
 
 
-def _joined(before: History | None, now: History) -> History:
-    if before is None:
-        return now
-    return type(now)(
+def _joined(
+    before: manual.train.History, now: manual.train.History | torch_impl.train.History
+) -> manual.train.History:
+    return manual.train.History(
         train_loss=[*before.train_loss, *now.train_loss],
         test_loss=[*before.test_loss, *now.test_loss],
         weight=[*before.weight, *now.weight],

@@ -1,0 +1,234 @@
+"""What each `gradcompare` subcommand does. Imported only once a command runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+from rich.console import Console
+
+import manual.train
+import torch_impl.train
+from compare.bench.config import BenchConfig
+from compare.checkpoints.convert import CheckpointErrors, check_writable, save_manual, save_torch
+from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from compare.config import ConfigError, RunConfig
+from compare.exercises.runner import CheckError, check_folder
+from compare.exercises.scaffold import ScaffoldError, new_copy
+from compare.exercises.tasks import TASKS
+from compare.experiment import Comparison, run_both
+from compare.gradcheck import check_gradients
+from compare.report import fmt, history_table, print_report, side_json, to_json
+from torch_impl.device import DeviceError, resolve_device
+
+SAVE_DIR_FILES = ("manual.safetensors", "torch.safetensors", "torch.pth")
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; its message says how to fix it."""
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    """Build (and so validate) the RunConfig from parsed flags."""
+    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    values["betas"] = tuple(values["betas"])
+    return RunConfig(**values)
+
+
+def existing_folder(folder: Path, flag: str) -> None:
+    """An output folder's parent must exist: a typo should not grow a tree of folders."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {folder} is a file, not a folder; choose a folder")
+    if not folder.parent.is_dir():
+        raise UserError(
+            f"{flag} {folder}: folder {folder.parent} does not exist; create it first "
+            f"(mkdir -p {folder.parent})"
+        )
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"{flag} {folder}: cannot create it ({e.strerror}); choose another"
+        ) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train both implementations side by side and report whether they agree."""
+    config = config_from(args)
+    if args.save_dir is not None:
+        existing_folder(args.save_dir, "--save-dir")
+        for name in SAVE_DIR_FILES:
+            check_writable(args.save_dir / name, "torch")
+    out = None
+    if not args.no_plots:
+        out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        if args.out is None:
+            out.parent.mkdir(exist_ok=True)  # runs/ is ours to make
+        existing_folder(out, "--out")
+    c = run_both(config)
+    saved = []
+    if args.save_dir is not None:
+        saved = [
+            args.save_dir / n for n in ("manual.safetensors", "torch.safetensors", "torch.pth")
+        ]
+        save_manual(saved[0], c.manual_run, config, None)
+        save_torch(saved[1], c.torch_run, config, None)
+        save_torch(saved[2], c.torch_run, config, None)
+    grads = check_gradients(
+        c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, config.loss
+    )
+    figures = [] if out is None else write_figures(c, out, args.show)
+    if args.json:
+        report = to_json(c, grads)
+        report["figures"] = [str(p) for p in figures]
+        report["saved"] = [str(p) for p in saved]
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(c, grads, Console())
+        for path in figures:
+            print(f"wrote {path}")  # plain print: a wrapped path cannot be copied
+        for path in saved:
+            print(f"saved {path}")
+    return EXIT_OK if c.agree else EXIT_FAILED
+
+
+def write_figures(c: Comparison, out: Path, show: bool) -> list[Path]:
+    """Save the run's figures (importing matplotlib only when asked for pictures)."""
+    from compare import plots
+
+    written = plots.write_run_figures(c, out)
+    if show:
+        plots.show(c)
+    return written
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one implementation, optionally resuming from and saving to a checkpoint."""
+    from compare.checkpoints.single import train_single
+
+    config = config_from(args)
+    run = train_single(config, args.impl, resume=args.resume, save=args.save)
+    t = run.trajectory
+    if args.json:
+        print(json.dumps(side_json(t)))
+        return EXIT_OK
+    console = Console()
+    console.print(history_table(run.impl, run.first_epoch, t))
+    console.print(f"{args.impl}: weight {fmt(t.weight[-1])}, bias {t.bias[-1]:.4f}")
+    if args.save:
+        print(f"saved {args.save}")
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Load a checkpoint and print one prediction per point."""
+    from compare.checkpoints.single import predict
+
+    X, preds = predict(args.load, args.impl, args.x)
+    if args.json:
+        xs = X[:, 0].tolist() if X.shape[1] == 1 else X.tolist()
+        print(json.dumps({"x": xs, "predictions": preds.tolist()}))
+    else:
+        print("\n".join(repr(float(p)) for p in preds))
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time every implementation's training step and compare them to each other and a floor."""
+    from rich.progress import Progress
+
+    from compare.bench.report import bench_table, breakdown_table
+    from compare.bench.run import run_bench
+
+    cfg = BenchConfig(
+        sizes=tuple(args.sizes),
+        loss=args.loss,
+        dtype=args.dtype,
+        device=resolve_device(args.device).type,
+        repeats=args.repeats,
+        threads=args.threads,
+        optimizer=args.optimizer,
+        impls=tuple(args.impls),
+        features=args.features,
+    )
+    if args.out is not None:
+        existing_folder(args.out, "--out")
+    total = len(cfg.sizes) * cfg.repeats * len(cfg.impls)
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("benchmarking", total=total)
+        result = run_bench(cfg, lambda what: bar.update(task, advance=1, description=what))
+    figures = []
+    if args.out is not None:
+        from compare import plots
+
+        path = args.out / "bench.png"
+        plots.save_png(plots.bench_figure(result["rows"]), path)
+        figures.append(path)
+    if args.json:
+        print(json.dumps({**result, "figures": [str(p) for p in figures]}, indent=2))
+        return EXIT_OK
+    console = Console()
+    console.print(bench_table(result))
+    console.print(breakdown_table(result))
+    for path in figures:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    """Write a student copy, or grade one."""
+    if args.action == "new":
+        written, moved = new_copy(args.dir, with_solutions=args.with_solutions, force=args.force)
+        if moved is not None:
+            print(f"moved the old {args.dir} aside to {moved}")
+        kind = "instructor's key" if args.with_solutions else "student copy"
+        print(f"wrote the {kind} to {args.dir} ({len(written)} files)")
+        print(f"grade it with: gradcompare exercises check {args.dir}")
+        return EXIT_OK
+    numbers = [args.task] if args.task else [t.number for t in TASKS]
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
+    results = check_folder(args.dir, numbers, args.timeout)
+    if args.json:
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        for r in results:
+            print(r.line())
+        passed = sum(r.passed for r in results)
+        print(f"{passed} passed, {len(results) - passed} failed")
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "exercises": cmd_exercises,
+    "bench": cmd_bench,
+    "run": cmd_run,
+    "train": cmd_train,
+    "predict": cmd_predict,
+}
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the command; a user's mistake becomes one line on stderr and exit 2."""
+    try:
+        return COMMANDS[args.command](args)
+    except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
+        print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
+    except (ConfigError, DeviceError, UserError, ScaffoldError, CheckError, *CheckpointErrors) as e:
+        print(f"gradcompare: error: {e}", file=sys.stderr)
+    except OSError as e:  # a folder that cannot be written, a full disk, …
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gradcompare: error: {where}{e.strerror or e}; check the path", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def diverged_advice(e: ArithmeticError, args: argparse.Namespace) -> str:
+    """What to try after a diverged run: a smaller lr, with the stable limit when it is known."""
+    lr = getattr(args, "lr", None)
+    return f"try a smaller --lr (this run used {lr})"

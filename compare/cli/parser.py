@@ -1,0 +1,166 @@
+"""The `gradcompare` argument parser. Importing it costs no torch and no matplotlib."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import MISSING, fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import NoReturn
+
+from compare.bench.config import DEFAULT_SIZES, IMPLS, BenchConfig
+from compare.config import (
+    DEVICE_NAMES,
+    DTYPE_NAMES,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    OPTIMIZER_NAMES,
+    RunConfig,
+    field_comments,
+    max_elements,
+)
+from compare.exercises.tasks import TASKS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CHOICES = {
+    "loss": LOSS_NAMES,
+    "model": MODEL_NAMES,
+    "dtype": DTYPE_NAMES,
+    "device": DEVICE_NAMES,
+    "optimizer": OPTIMIZER_NAMES,
+}
+DATA_FIELDS = ("weight", "bias", "start", "end", "step", "train_split", "features", "noise")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, abbreviations are refused, defaults are shown."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # `--x -1e39` is a number, not an option: accept exponents as argparse accepts decimals.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message` and a pointer to --help, then exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig field: type and default from the field, help from its comment."""
+    helps = field_comments(RunConfig)
+    training = p.add_argument_group("training")
+    data = p.add_argument_group(
+        "data: y = X·w + bias, X[:, 0] = arange(start, end, step)",
+        f"at most {max_elements():,} values (points × features) on this machine",
+    )
+    for f in fields(RunConfig):
+        group = data if f.name in DATA_FIELDS else training
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        if isinstance(default, bool):
+            group.add_argument(flag, action="store_true", help=helps[f.name])
+        elif isinstance(default, tuple):
+            metavar = ("B1", "B2") if f.name == "betas" else None
+            group.add_argument(
+                flag, type=float, nargs=len(default), default=default, metavar=metavar,
+                help=helps[f.name],
+            )  # fmt: skip
+        else:
+            kind = int if f.name in ("epochs", "seed", "features", "batch_size") else type(default)
+            group.add_argument(
+                flag, type=kind, default=default, choices=CHOICES.get(f.name), help=helps[f.name]
+            )
+
+
+def package_version() -> str:
+    """The installed distribution's version, or 'unknown' when run from a bare checkout."""
+    try:
+        return version("gradcompare")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> Parser:
+    """The parser for every subcommand."""
+    parser = Parser(
+        prog="gradcompare",
+        description="Linear regression trained with hand-derived NumPy gradients and with "
+        "PyTorch autograd, compared epoch by epoch.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    run = sub.add_parser("run", help="train both implementations and compare (the default)")
+    add_run_flags(run)
+    out = run.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON object instead")
+    out.add_argument("--save-dir", type=Path, help="write both implementations' checkpoints here")
+    out.add_argument("--out", type=Path, help="folder for the figures (default runs/<timestamp>/)")
+    out.add_argument("--no-plots", action="store_true", help="write no figures")
+    out.add_argument("--show", action="store_true", help="also open the figures in windows")
+
+    train = sub.add_parser("train", help="train one implementation; save or resume checkpoints")
+    train.add_argument(
+        "--impl", choices=("manual", "torch"), required=True, help="which side trains"
+    )
+    add_run_flags(train)
+    train.add_argument("--save", type=Path, help="write a checkpoint (.safetensors, or .pth)")
+    train.add_argument("--resume", type=Path, help="start from this checkpoint")
+    train.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+    pred = sub.add_parser("predict", help="predict with a saved checkpoint")
+    pred.add_argument("--load", type=Path, required=True, help=".safetensors or .pth checkpoint")
+    pred.add_argument(
+        "--impl", choices=("manual", "torch"), help="which side predicts (default: by suffix)"
+    )
+    pred.add_argument("--x", type=float, nargs="+", required=True, help="inputs, d per point")
+    pred.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+    b = BenchConfig()
+    bench = sub.add_parser("bench", help="time each implementation's training step")
+    bench.add_argument(
+        "--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
+        help="numbers of training points to time",
+    )  # fmt: skip
+    bench.add_argument("--features", type=int, default=b.features, help="input features d")
+    bench.add_argument("--loss", choices=LOSS_NAMES, default=b.loss, help="loss function")
+    bench.add_argument("--dtype", choices=DTYPE_NAMES, default=b.dtype, help="floating-point type")
+    bench.add_argument("--device", choices=DEVICE_NAMES, default=b.device, help="torch device")
+    bench.add_argument("--repeats", type=int, default=b.repeats, help="interleaved samples")
+    bench.add_argument(
+        "--threads", type=int, default=len(os.sched_getaffinity(0)),
+        help="torch.set_num_threads, and manual_fast's threads (default: usable cores)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--optimizer", choices=("sgd", "adam"), default=b.optimizer, help="optimizer to time"
+    )
+    bench.add_argument(
+        "--impls", nargs="+", choices=IMPLS, default=list(IMPLS), help="implementations to time"
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead")
+    bench.add_argument("--out", type=Path, help="write bench.png here")
+
+    ex = sub.add_parser("exercises", help="student copies with the derivations cut out; grading")
+    ex_sub = ex.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    new = ex_sub.add_parser("new", help="write a student copy into DIR")
+    new.add_argument("dir", type=Path, metavar="DIR", help="folder to write")
+    new.add_argument("--with-solutions", action="store_true", help="write the instructor's key")
+    new.add_argument(
+        "--force", action="store_true", help="move an existing DIR aside (DIR.bak-<time>) first"
+    )
+    check = ex_sub.add_parser("check", help="grade the student copy in DIR")
+    check.add_argument("dir", type=Path, metavar="DIR", help="the student copy")
+    check.add_argument(
+        "--task", type=int, choices=[t.number for t in TASKS], help="grade only this task"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON instead")
+    check.add_argument("--timeout", type=float, default=20.0, help="seconds per task")
+
+    from compare.cli.show import TOPICS
+
+    show = sub.add_parser("show", help="the manual and the torch code for one idea, side by side")
+    show.add_argument("topic", choices=tuple(TOPICS), metavar="TOPIC", help=", ".join(TOPICS))
+    return parser

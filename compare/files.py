@@ -1,0 +1,23 @@
+"""Writing files so that a crash, a kill or a full disk never leaves half of one behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write beside `path` under a recognisable temporary name, then rename over it."""
+    tmp = path.with_name(f".{path.name}.gradcompare-tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename is not None:
+            e.filename = str(path)  # the user's path, never the hidden temporary one
+        raise
