@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -81,19 +82,9 @@ class Comparison:
 
 
 def make_data(config: RunConfig) -> Split:
-    """The one dataset both implementations are fed from."""
-    return make_line(
-        weight=config.weight,
-        bias=config.bias,
-        start=config.start,
-        end=config.end,
-        step=config.step,
-        train_split=config.train_split,
-        features=config.features,
-        noise=config.noise,
-        seed=config.seed,
-        dtype=config.dtype,
-    )
+    """The one dataset both implementations are fed from: make_line's arguments, by name."""
+    wanted = inspect.signature(make_line).parameters
+    return make_line(**{k: v for k, v in asdict(config).items() if k in wanted})
 
 
 def initial_model(config: RunConfig, device: torch.device) -> torch.nn.Module:

@@ -55,6 +55,24 @@ def test_float64_within_1e_12_for_hundreds_of_epochs(loss, options):
     assert np.abs(c.manual.test_loss - c.torch.test_loss).max() <= 1e-12
 
 
+@pytest.mark.parametrize("loss", ["l1", "mse", "huber"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"maximize": True},
+        {"maximize": True, "momentum": 0.9, "weight_decay": 0.1},  # the flip comes before λθ
+        {"maximize": True, "optimizer": "adam", "weight_decay": 0.1},
+        {"maximize": True, "optimizer": "adamw", "weight_decay": 0.1},
+    ],
+    ids=str,
+)
+def test_maximize_climbs_the_loss_on_both_sides(loss, options):
+    c = run_both(RunConfig(loss=loss, dtype="float64", features=2, epochs=40, lr=0.01, **options))
+    assert c.param_diff.max() <= 1e-12
+    # Torch, the independent side, climbed: the loss ends above where it started.
+    assert c.torch.train_loss[-1] > c.torch.train_loss[0]
+
+
 def test_mse_converges_to_the_closed_form_which_matches_polyfit():
     c = run_both(RunConfig(loss="mse", dtype="float64", lr=0.5, epochs=3000, noise=0.05))
     w_star, b_star = c.closed_form

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,21 +14,26 @@ from compare.bench.run import bench_data, make_steps
 from manual.fast import ChunkedGradients, SufficientStatistics
 from manual.gradients import gradients
 from manual.losses import LOSSES
-from manual.optim import SGD, Adam, init_state, step
 
 from .cli_helpers import run_cli
 
 TOL = {"float64": 1e-12, "float32": 2e-6}
 
 
+TORCH_LOSSES = {"l1": torch.nn.L1Loss, "mse": torch.nn.MSELoss, "huber": torch.nn.HuberLoss}
+
+
 def reference_update(X, y, w0, b0, loss, optimizer, steps):
-    opt = Adam(lr=0.01) if optimizer == "adam" else SGD(lr=0.01)
-    params = (w0.copy(), b0.copy())
-    state = init_state(opt, params)
+    """The update by torch autograd and torch.optim, in float64: no code under test."""
+    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)([w, b], lr=0.01)
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     for _ in range(steps):
-        _, dw, db = gradients(X, y, *params, LOSSES[loss])
-        params, state = step(params, (dw, db), state, opt)
-    return params
+        opt.zero_grad()
+        TORCH_LOSSES[loss]()(Xt @ w[:, None] + b, yt).backward()
+        opt.step()
+    return w.detach().numpy(), b.detach().numpy()
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -132,10 +138,37 @@ def test_bench_table_output(capsys):
     assert "torch_autograd" in out and "× floor" in out and "backward" in out
 
 
+def test_features_flag_times_steps_that_still_match_autograd(capsys):
+    X, y, w0, b0 = bench_data(300, 3, "float64")
+    cfg = BenchConfig(features=3, dtype="float64", impls=("manual", "manual_fast", "torch_linear"))
+    w_ref, b_ref = reference_update(X, y, w0, b0, "l1", "sgd", steps=3)
+    for name, s in make_steps(X, y, w0, b0, cfg).items():
+        for _ in range(3):
+            s.run()
+        w, b = s.params()
+        s.close()
+        np.testing.assert_allclose(w, w_ref, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(b, b_ref, atol=1e-12, err_msg=name)
+    code, out, _ = run_cli(
+        capsys, "bench", "--sizes", "40", "--features", "3", "--repeats", "1", "--json",
+        "--impls", "manual", "torch_autograd",
+    )  # fmt: skip
+    assert code == 0 and {r["features"] for r in json.loads(out)["rows"]} == {3}
+
+
 @pytest.mark.parametrize(
-    "argv",
-    [["--sizes", "0"], ["--repeats", "0"], ["--threads", "0"], ["--impls", "tensorflow"]],
+    ("argv", "needle"),
+    [
+        (["--sizes", "0"], "--sizes"),
+        (["--repeats", "0"], "--repeats"),
+        (["--threads", "0"], "--threads"),
+        (["--threads", "99999"], "at most"),  # once a thread traceback and a segfault
+        (["--sizes", "4294967296"], "limit"),  # once an 8 GiB allocation
+        (["--features", "0"], "features"),
+        (["--impls", "tensorflow"], "--impls"),
+    ],
 )
-def test_bench_bad_input(capsys, argv):
+def test_bench_bad_input(capsys, argv, needle):
     code, out, err = run_cli(capsys, "bench", *argv)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert needle in err and "Traceback" not in err

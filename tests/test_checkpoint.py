@@ -276,8 +276,16 @@ def test_resume_equals_straight_through_with_momentum(tmp_path, impl, fmt, dtype
     assert len(load_manual(path).history.train_loss) == 30
 
 
-def test_cross_resume_manual_from_torch_pth(tmp_path):
-    base = dict(dtype="float64", features=2, momentum=0.9, nesterov=True, lr=0.05)
+@pytest.mark.parametrize(
+    "base",
+    [
+        dict(features=2, momentum=0.9, nesterov=True),  # SGD's momentum buffer crosses over
+        dict(optimizer="adamw", weight_decay=0.1, batch_size=9),  # Adam's moments and step
+    ],
+    ids=["sgd-nesterov", "adamw-minibatch"],
+)
+def test_cross_resume_manual_from_a_torch_pth(tmp_path, base):
+    base = dict(dtype="float64", lr=0.05, **base)
     straight = train_single(RunConfig(epochs=30, **base), "manual")
     path = tmp_path / "t.pth"
     train_single(RunConfig(epochs=10, **base), "torch", save=path)

@@ -79,6 +79,15 @@ BAD = [
     (["--weight", "nan"], "--weight"),
     (["--epochs", "ten"], "--epochs"),
     (["--step", "1e-9"], "--step"),
+    (["--betas", "0.5", "0.9"], "--betas"),  # an Adam option given to SGD
+    (["--amsgrad"], "--amsgrad"),
+    (["--eps", "1e-6"], "--eps"),
+    (["--seed", "-1"], "--seed"),
+    (["--seed", str(2**32)], "--seed"),
+    (["--los", "mse"], "--los"),  # no abbreviations: a typo is an error, not a guess
+    (["--epoch", "5"], "--epoch"),
+    (["--step", "1e-7", "--features", "100"], "limit"),
+    (["--features", "10000000"], "limit"),
 ]
 
 
@@ -145,6 +154,13 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
     blocker.write_text("not a folder")
     code, out, err = run_cli(capsys, "run", "--epochs", "2", "--out", str(blocker / "figs"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_maximize_reaches_torch_from_the_command_line(capsys):
+    code, out, _ = run_cli(capsys, "run", "--maximize", "--json", "--no-plots", "--epochs", "20")
+    data = json.loads(out)
+    assert code == 0 and data["agree"] and data["config"]["maximize"] is True
+    assert data["torch"]["train_loss"][-1] > data["torch"]["train_loss"][0]
 
 
 def test_version(capsys):

@@ -168,17 +168,6 @@ def test_adam_resume_equals_straight_through(tmp_path, impl, fmt):
     np.testing.assert_array_equal(resumed.trajectory.weight, straight.trajectory.weight[8:])
 
 
-def test_cross_resume_adam_torch_file_into_manual(tmp_path):
-    base = dict(dtype="float64", optimizer="adamw", weight_decay=0.1, batch_size=9, lr=0.05)
-    straight = train_single(RunConfig(epochs=20, **base), "manual")
-    path = tmp_path / "t.pth"
-    train_single(RunConfig(epochs=8, **base), "torch", save=path)
-    resumed = train_single(RunConfig(epochs=12, **base), "manual", resume=path)
-    np.testing.assert_allclose(
-        resumed.trajectory.weight, straight.trajectory.weight[8:], atol=1e-13
-    )
-
-
 def test_resume_with_another_optimizer_is_refused(tmp_path, capsys):
     path = tmp_path / "s.safetensors"
     train_single(RunConfig(epochs=2), "manual", save=path)

@@ -49,13 +49,22 @@ def test_predictions_figure(mse_run):
     assert any(s.startswith("True line") for s in labels)
     assert len(ax.collections) == 4 and len(ax.lines) == 1
     train, test, manual_pts, torch_pts = (c.get_offsets() for c in ax.collections)
+    manual_marks, torch_marks = ax.collections[2], ax.collections[3]
     np.testing.assert_array_equal(train[:, 1], mse_run.split.y_train[:, 0])
     np.testing.assert_array_equal(test[:, 0], mse_run.split.X_test[:, 0])
     expected = mse_run.split.X_test[:, 0] * mse_run.torch.weight[-1, 0] + mse_run.torch.bias[-1]
     np.testing.assert_allclose(torch_pts[:, 1], expected)
     np.testing.assert_allclose(manual_pts[:, 1], expected, atol=1e-12)
     # Distinguishable where they overlap: different markers, the torch one hollow.
-    assert manual_pts.shape == torch_pts.shape
+    m_path, t_path = manual_marks.get_paths()[0], torch_marks.get_paths()[0]
+    assert m_path.vertices.shape != t_path.vertices.shape or not np.allclose(
+        m_path.vertices, t_path.vertices
+    )
+    assert np.all(torch_marks.get_facecolor()[:, 3] == 0)  # hollow: no fill at all
+    assert np.all(torch_marks.get_edgecolor()[:, 3] > 0)  # but a visible edge
+    assert np.all(manual_marks.get_edgecolor()[:, 3] > 0) or np.all(
+        manual_marks.get_facecolor()[:, 3] > 0
+    )
 
 
 def test_loss_curves_carry_the_histories(mse_run):
@@ -128,8 +137,13 @@ def test_default_folder_and_no_plots(tmp_path, capsys):
     assert code == 0
     (stamp,) = (tmp_path / "runs").iterdir()
     assert len(list(stamp.glob("*.png"))) == 4
-    code, _, _ = run_cli(capsys, "run", "--epochs", "5", "--no-plots", "--out", str(tmp_path / "x"))
-    assert (code == 0 and not (tmp_path / "x").exists()) or not list((tmp_path / "x").iterdir())
+    code, text, _ = run_cli(
+        capsys, "run", "--epochs", "5", "--no-plots", "--out", str(tmp_path / "x")
+    )
+    assert code == 0
+    assert not (tmp_path / "x").exists()  # --no-plots writes nothing, not even the folder
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # and no second timestamped folder
+    assert "wrote" not in text
 
 
 def test_show_without_a_display_says_so(tmp_path, capsys):

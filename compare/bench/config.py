@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from compare.config import DTYPE_NAMES, LOSS_NAMES, ConfigError
+from compare.config import DTYPE_NAMES, LOSS_NAMES, ConfigError, max_elements
 
 IMPLS = (
     "manual",
@@ -40,8 +41,19 @@ class BenchConfig:
         for flag, value in (("--repeats", self.repeats), ("--threads", self.threads)):
             if value < 1:
                 raise ConfigError(f"{flag} is {value}; give an integer >= 1")
+        most = 4 * (os.cpu_count() or 1)
+        if self.threads > most:
+            raise ConfigError(
+                f"--threads {self.threads}: at most {most} (4 per core on this machine)"
+            )
         if self.features < 1:
-            raise ConfigError(f"features is {self.features}; use at least 1")
+            raise ConfigError(f"--features is {self.features}; use at least 1")
+        biggest = max(self.sizes) * self.features
+        if biggest > max_elements():
+            raise ConfigError(
+                f"--sizes {max(self.sizes)} × {self.features} feature(s) is {biggest:,} values, "
+                f"over this machine's limit of {max_elements():,}; time smaller sizes"
+            )
         unknown = set(self.impls) - set(IMPLS)
         if unknown or not self.impls:
             raise ConfigError(f"--impls: choose among {', '.join(IMPLS)}")

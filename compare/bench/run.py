@@ -324,6 +324,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
                     "median_s": float(np.median(samples[name])),
                     "floor_s": floor_s,
                     "floor_all_threads_s": (X.nbytes + y.nbytes) / bandwidth_all,
+                    "features": cfg.features,
                 }
             )
         if REFERENCE in cfg.impls:
