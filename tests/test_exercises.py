@@ -1,5 +1,10 @@
-"""Exercise material: stubs fail, the key passes, each planted mistake fails its task only."""
+"""The exercise grader: each planted mistake fails its own task with its own hint, and only it.
 
+Every grading here runs the real sandbox: one child per task, torch blocked there, limits
+set. Limits are generous except where a test is about a limit; then a tight one is injected.
+"""
+
+import csv
 import json
 import re
 import subprocess
@@ -9,10 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from rich.console import Console
 
-from compare.cli.show import TOPICS, render
-from compare.exercises.runner import check_folder
+from compare.exercises.grade import (
+    Gradebook,
+    grade_batch,
+    grade_folder,
+    load_points,
+    torch_imports,
+)
+from compare.exercises.sandbox import Limits
 from compare.exercises.scaffold import new_copy, strip_solutions
 from compare.exercises.tasks import TASKS
 from manual.exercise import chapter_exercise
@@ -21,35 +31,37 @@ from .cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = [t.number for t in TASKS]
+TIGHT = Limits(wall_s=120, cpu_s=3)  # an endless loop dies after 3 CPU seconds, however busy
 
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory):
-    dest = tmp_path_factory.mktemp("key")
-    new_copy(dest, with_solutions=True, force=True)
+    dest = tmp_path_factory.mktemp("key") / "key"
+    new_copy(dest, with_solutions=True)
     return dest
 
 
-def planted(key, tmp_path, file, old, new):
-    """A copy of the key with one mistake planted by text substitution."""
+def planted(tmp_path, *edits):
+    """A copy of the key with mistakes planted by text substitution: (file, old, new) each."""
     dest = tmp_path / "student"
     new_copy(dest, with_solutions=True)
-    path = dest / "manual" / file
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {file}"
-    path.write_text(text.replace(old, new, 1))
+    for file, old, new in edits:
+        path = dest / "manual" / file
+        text = path.read_text() if path.exists() else ""
+        assert old in text, f"{old!r} not in {file}"
+        path.write_text(text.replace(old, new, 1))
     return dest
 
 
-def failing(results):
-    return sorted(r.number for r in results if not r.passed)
+def failing(book):
+    return sorted(t.number for t in book.tasks if not t.passed)
 
 
 def test_every_task_has_a_region_and_every_region_a_task():
     found = set()
     for path in (ROOT / "manual").glob("*.py"):
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
-    assert found == set(ALL) and len(ALL) >= 11
+    assert found == set(ALL) and len(ALL) == 12
 
 
 def test_stripped_sources_still_compile_and_raise():
@@ -62,113 +74,259 @@ def test_stripped_sources_still_compile_and_raise():
     )
 
 
-def test_a_fresh_copy_fails_every_task(tmp_path):
+def test_a_blank_copy_scores_zero_and_carries_no_solution_code(tmp_path):
     new_copy(tmp_path / "hw")
-    results = check_folder(tmp_path / "hw", ALL)
-    assert failing(results) == ALL
-    assert all("not implemented" in r.message for r in results)
-    # The formula stays in the docstring above each stub.
-    text = (tmp_path / "hw" / "manual" / "losses.py").read_text()
-    assert "dL/dŷ_i = 2 r_i / N." in text and "2.0 / resid.size" not in text
+    book = grade_folder(tmp_path / "hw")
+    assert failing(book) == ALL and book.total == 0 and book.maximum == 120
+    assert all(t.message == "not implemented yet" for t in book.tasks)
+    text = "\n".join(p.read_text() for p in (tmp_path / "hw").rglob("*.py"))
+    # The formulas stay in the docstrings; the code of tasks 3-6 is nowhere, fast.py included.
+    assert "dL/dŷ_i = 2 r_i / N." in text
+    for solution in ("2.0 / resid.size", "np.sign(resid)", "np.clip(resid", "X.T @ dpred",
+                     "np.sign(r)", "2 * r", "X.T @ g"):  # fmt: skip
+        assert solution not in text, solution
+    assert not (tmp_path / "hw" / "manual" / "fast.py").exists()
 
 
-def test_the_key_passes_every_task(key):
-    results = check_folder(key, ALL)
-    assert failing(results) == [], [r.line() for r in results if not r.passed]
+def test_the_key_scores_full_marks_and_the_seed_replays(key):
+    book = grade_folder(key, seed=123)
+    assert failing(book) == [], [t.line() for t in book.tasks if not t.passed]
+    assert book.total == book.maximum == 120
+    again = grade_folder(key, [8], seed=123)
+    assert again.tasks[0].maxdiff == book.tasks[7].maxdiff  # the same drawn inputs
 
 
-MISTAKES = [
-    (1, "data.py", "n_train = int(train_split * len(X))", "n_train = int(train_split * len(X)) - 1", "first int"),
-    (2, "model.py", "pred: np.ndarray = X @ w[:, None] + b", "pred: np.ndarray = X @ w[:, None] - b", ""),
-    (3, "losses.py", "dresid: np.ndarray = (2.0 / resid.size) * resid", "dresid: np.ndarray = (1.0 / resid.size) * resid", "factor of 2"),
-    (4, "losses.py", "dresid: np.ndarray = np.sign(resid) / resid.size", "dresid: np.ndarray = np.where(resid >= 0, 1.0, -1.0) / resid.size", "sign(0)"),
-    (5, "losses.py", "np.clip(resid, -delta, delta)", "np.clip(resid, -2 * delta, 2 * delta)", "δ·sign(r)"),
-    (6, "gradients.py", "db = dpred.sum(axis=0)", "db = dpred.mean(axis=0)", ""),
-    (7, "optim.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
-    (8, "optim.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening"),
-    (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of the batch"),
-    (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', ""),
-    (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "0.01"),
-    (12, "optim.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
-]  # fmt: skip
+# (task, file, old, new, what the FAIL line must say)
+MISTAKES = {
+    "data: a split off by one": (1, "data.py", "n_train = int(train_split * len(X))", "n_train = int(train_split * len(X)) - 1", "first int(0.8·N)"),
+    "data: noise ignored": (1, "data.py", "if noise > 0:", "if False:", "noise · N(0, 1)"),
+    "data: seed ignored": (1, "data.py", "rng = np.random.default_rng(seed)", "rng = np.random.default_rng(0)", "default_rng(seed)"),
+    "data: true weights ignored": (1, "data.py", "w = true_weights(weight, features)", "w = np.full(features, float(weight))", "w_j = weight·(-1)^j/(j+1)"),
+    "forward: minus b": (2, "model.py", "= X @ w[:, None] + b", "= X @ w[:, None] - b", "differs from torch"),
+    "forward: hard-coded course answer": (2, "model.py", "= X @ w[:, None] + b", "= np.arange(0, 1, 0.02, dtype=np.float32)[:, None] * np.float32(0.3367) + np.float32(0.1288)", "shape"),
+    "mse: half": (3, "losses.py", "(2.0 / resid.size) * resid", "(1.0 / resid.size) * resid", "factor of 2"),
+    "mse: hard-coded": (3, "losses.py", "(2.0 / resid.size) * resid", "np.full_like(resid, 0.1)", "2r/N"),
+    "mse: by torch autograd": (3, "losses.py", "    dresid: np.ndarray = (2.0 / resid.size) * resid", "    import torch\n\n    p = torch.tensor(pred, requires_grad=True)\n    torch.nn.functional.mse_loss(p, torch.tensor(target)).backward()\n    dresid = p.grad.numpy()", "may not import torch"),
+    "l1: sign(0) = 1": (4, "losses.py", "np.sign(resid) / resid.size", "np.where(resid >= 0, 1.0, -1.0) / resid.size", "sign(0) must be 0"),
+    "huber: clip at 2δ": (5, "losses.py", "np.clip(resid, -delta, delta)", "np.clip(resid, -2 * delta, 2 * delta)", "δ·sign(r)"),
+    "backward: db as a mean": (6, "gradients.py", "db = dpred.sum(axis=0)", "db = dpred.mean(axis=0)", "factor of 1/N"),
+    "backward: dw / N": (6, "gradients.py", "dw = (X.T @ dpred)[:, 0]", "dw = (X.T @ dpred)[:, 0] / len(X)", "factor of 1/N"),
+    "backward: by torch autograd": (6, "gradients.py", "    dw = (X.T @ dpred)[:, 0]\n    db = dpred.sum(axis=0)", "    import torch\n\n    Xt = torch.tensor(X)\n    w = torch.zeros(X.shape[1], dtype=Xt.dtype, requires_grad=True)\n    b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)\n    (Xt @ w[:, None] + b).backward(torch.tensor(dpred))\n    dw, db = w.grad.numpy(), b.grad.numpy()", "may not import torch"),
+    "sgd_update: wrong sign": (7, "optim.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
+    "sgd_update: missing return": (7, "optim.py", "    return theta - lr * direction", "    theta - lr * direction", "returned None"),
+    "sgd: dampening dropped": (8, "optim.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),
+    "sgd: zero-initialised momentum": (8, "optim.py", "buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g", "buf = opt.momentum * (np.zeros_like(g) if buf is None else buf) + (1 - opt.dampening) * g", "starts as the first gradient, not zero"),
+    "sgd: maximize after weight decay": (8, "optim.py", "    g = -grad if opt.maximize else grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n", "    g = grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n    g = -g if opt.maximize else g\n", "flip the gradient first"),
+    "loop: sum of batch losses": (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of its batches' losses"),
+    "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
+    "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
+    "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
+    "chapter: wrong step": (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "arange(0, 1, 0.01)"),
+    "chapter: MSE instead of L1": (11, "exercise.py", 'LOSSES["l1"]', 'LOSSES["mse"]', "uses L1 loss"),
+    "chapter: hard-coded start": (11, "exercise.py", "        (w0, b0),", "        (np.array([0.3367], np.float32), np.array([0.1288], np.float32)),", "from the start (w0, b0)"),
+    "adam: eps inside the root": (12, "optim.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
+    "adam: maximize ignored": (12, "optim.py", "        g = -grad if opt.maximize else grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "        g = grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "maximize flips"),
+    "adam: maximize after L2": (12, "optim.py", "                g = g + opt.weight_decay * theta\n        # torch", "                g = g + (-1 if opt.maximize else 1) * opt.weight_decay * theta\n        # torch", "flip the gradient first"),
+    "adam: a state field misnamed": (12, "optim.py", "        v = beta2 * v + (1 - beta2) * g * g", "        v = beta2 * state.exp_avg_sqr[0] + (1 - beta2) * g * g", "missing"),
+    "adam: by torch.optim": (12, "optim.py", "        theta = theta - step_size * (m / denom)\n", "        import torch\n\n        theta = torch.tensor(theta).numpy()\n", "may not import torch"),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("task", "file", "old", "new", "hint"), MISTAKES, ids=[f"task{m[0]}" for m in MISTAKES]
-)
-def test_a_planted_mistake_fails_that_task_only(key, tmp_path, task, file, old, new, hint):
-    results = check_folder(planted(key, tmp_path, file, old, new), ALL)
-    assert failing(results) == [task], [r.line() for r in results if not r.passed]
-    line = results[task - 1].line()
-    assert line.startswith("FAIL") and hint in line
+@pytest.mark.parametrize(("task", "file", "old", "new", "needle"), MISTAKES.values(), ids=MISTAKES)
+def test_a_planted_mistake_fails_its_task_only_with_its_hint(
+    tmp_path, task, file, old, new, needle
+):
+    book = grade_folder(planted(tmp_path, (file, old, new)), seed=7)
+    assert failing(book) == [task], [t.line() for t in book.tasks if not t.passed]
+    line = book.tasks[task - 1].line()
+    assert line.startswith("FAIL") and needle in line, line
 
 
-def test_weight_decay_after_momentum_is_named(key, tmp_path):
-    """The other classic task-8 slip: λθ added after the momentum buffer, not before."""
-    old = """    if opt.weight_decay != 0:
-        g = g + opt.weight_decay * theta
-    if opt.momentum != 0:
-        buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g
-        g = g + opt.momentum * buf if opt.nesterov else buf
-"""
-    new = """    if opt.momentum != 0:
-        buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g
-        g = g + opt.momentum * buf if opt.nesterov else buf
-    if opt.weight_decay != 0:
-        g = g + opt.weight_decay * theta
-"""
-    results = check_folder(planted(key, tmp_path, "optim.py", old, new), ALL)
-    assert failing(results) == [8]
-    assert "before it enters the momentum buffer" in results[7].line()
+def test_two_loops_written_another_way_still_pass(tmp_path):
+    """Without gradients() (forward, loss.grad, backward), and a history saved as float32."""
+    dest = planted(
+        tmp_path,
+        ("train.py", "from manual.gradients import gradients", "from manual.gradients import backward"),
+        ("train.py", "                batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)",
+         "                pred = forward(X_train[rows], w, b)\n"
+         "                batch_loss = loss.value(pred, y_train[rows])\n"
+         "                dw, db = backward(X_train[rows], loss.grad(pred, y_train[rows]))"),
+        ("checkpoint.py", 'tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float64)',
+         'tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float32)'),
+    )  # fmt: skip
+    book = grade_folder(dest, [9, 10])
+    assert book.passed, [t.line() for t in book.tasks]
 
 
-def test_syntax_error_infinite_loop_and_wrong_shape_are_fail_lines(key, tmp_path):
-    dest = tmp_path / "broken"
-    new_copy(dest, with_solutions=True)
-    optim = dest / "manual" / "optim.py"
-    optim.write_text(
-        optim.read_text().replace(
-            "    return theta - lr * direction", "    while True:\n        pass", 1
+def test_a_loop_hard_wired_to_sgd_step_loses_only_the_adam_case(tmp_path):
+    dest = planted(
+        tmp_path,
+        ("train.py", "init_state, step", "init_state, sgd_step"),
+        ("train.py", "(w, b), state = step((w, b)", "(w, b), state = sgd_step((w, b)"),
+    )
+    (loop,) = grade_folder(dest, [9]).tasks
+    assert not loop.passed and "Adam through the loop" in loop.message
+    assert "calls sgd_step() whatever the optimizer" in loop.message
+    assert 0 < loop.points < loop.max_points  # partial credit: the five SGD cases passed
+
+
+def test_torch_through_a_helper_module_is_named(tmp_path):
+    dest = planted(tmp_path)
+    (dest / "manual" / "helper.py").write_text("import torch\n\nONE = torch.ones(1)\n")
+    path = dest / "manual" / "losses.py"
+    path.write_text(
+        path.read_text().replace(
+            "import numpy as np\n", "import numpy as np\n\nfrom manual import helper  # noqa\n", 1
         )
     )
-    model = dest / "manual" / "model.py"
-    model.write_text(model.read_text().replace("= X @ w[:, None] + b", "= X @ w + b[0]", 1))
-    results = check_folder(dest, [2, 7, 3], timeout=2)
-    assert [r.passed for r in results] == [False, False, True]
-    assert "shape" in results[0].message and "(7, 1)" in results[0].message
-    assert "timed out" in results[1].message
-    losses = dest / "manual" / "losses.py"
-    losses.write_text(losses.read_text() + "\ndef broken(:\n")
-    (r,) = check_folder(dest, [3], timeout=2)
-    assert not r.passed and "SyntaxError" in r.message and "losses.py" in r.message
+    assert "losses" in torch_imports(dest) and "helper.py" in torch_imports(dest)["losses"]
+    book = grade_folder(dest, [2, 3])
+    assert failing(book) == [3]
+    assert (
+        "uses torch" in book.tasks[1].message
+        and "through manual/helper.py" in book.tasks[1].message
+    )
 
 
-def test_cli_new_check_and_exit_codes(tmp_path, capsys):
+def test_a_syntax_error_fails_the_tasks_that_need_that_file_and_names_it(tmp_path):
+    dest = planted(tmp_path, ("losses.py", "def mse(pred", "def mse(pred,,"))
+    book = grade_folder(dest)
+    needs_losses = [3, 4, 5, 6, 9, 10, 11]  # losses.py, and the modules that import it
+    assert failing(book) == needs_losses
+    for n in needs_losses:
+        assert "SyntaxError in losses.py line" in book.tasks[n - 1].message
+
+
+HOSTILE = {
+    "sys.exit": ("import sys\n    sys.exit(0)", "called sys.exit"),
+    "os._exit": ("import os\n    os._exit(3)", "exit code 3"),
+    "an endless C call": ("sum(range(10**12))", "CPU time"),
+    "a retry loop that swallows every error": ("while True:\n        try:\n            sum(range(10**9))\n        except BaseException:\n            pass", "CPU time"),
+    "a segfault": ("import ctypes\n    ctypes.string_at(0)", "crashed"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "needle"), HOSTILE.values(), ids=HOSTILE)
+def test_hostile_code_fails_its_own_task_only(tmp_path, code, needle):
+    dest = planted(
+        tmp_path,
+        (
+            "losses.py",
+            "    resid = pred - target\n    # d(r²)/dr",
+            f"    {code}\n    resid = pred - target\n    # d(r²)/dr",
+        ),
+    )
+    book = grade_folder(dest, [2, 3, 4], limits=TIGHT)
+    assert failing(book) == [3], [t.line() for t in book.tasks]
+    assert needle in book.tasks[1].message, book.tasks[1].message
+
+
+def test_student_code_cannot_patch_the_grader(tmp_path):
+    """A blank copy whose manual/__init__.py rewrites the grader's tables still scores zero."""
+    new_copy(tmp_path / "hw")
+    (tmp_path / "hw" / "manual" / "__init__.py").write_text(
+        "import compare.exercises.probe as p\n"
+        "import compare.exercises.sandbox as s\n"
+        "p.PROBES = {n: (lambda folder, req: {}) for n in range(1, 13)}\n"
+        "s.decode = lambda value: {'ok': True}\n"
+        "try:\n    import compare.exercises.checks as c\n    c.CHECKS.clear()\nexcept ImportError:\n    pass\n"
+    )
+    book = grade_folder(tmp_path / "hw")
+    assert book.total == 0 and failing(book) == ALL
+
+
+def test_points_file_and_json(key, tmp_path, capsys):
+    points = tmp_path / "points.toml"
+    points.write_text("[points]\n8 = 20\n12 = 0\n")
+    assert load_points(points)[8] == 20 and load_points(points)[1] == 10
+    code, out, _ = run_cli(capsys, "exercises", "check", str(key), "--points", str(points),
+                           "--json", "--student", "ada", "--seed", "5", "--task", "8")  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["student"] == "ada" and data["seed"] == 5
+    assert data["total"] == data["maximum"] == 20
+    (task,) = data["tasks"]
+    assert task["passed"] and task["points"] == 20 and len(task["cases"]) == 8
+    for bad, needle in (("[points]\n99 = 1\n", "not a task"), ("[points]\n1 = -1\n", ">= 0"),
+                        ("points = 3\n", "[points]"), ("[points\n", "TOML")):  # fmt: skip
+        points.write_text(bad)
+        code, _, err = run_cli(capsys, "exercises", "check", str(key), "--points", str(points))
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_partial_credit_per_case(tmp_path):
+    dest = planted(tmp_path, MISTAKES["sgd: dampening dropped"][1:4])
+    (task,) = grade_folder(dest, [8]).tasks
+    assert not task.passed and task.points == pytest.approx(10 * 7 / 8)
+    assert [c.name for c in task.cases if not c.passed] == ["dampening"]
+
+
+def test_batch_grading_into_one_csv(tmp_path, key):
+    subs = tmp_path / "subs"
+    new_copy(subs / "correct", with_solutions=True)
+    new_copy(subs / "blank")
+    broken = planted(tmp_path / "b", ("model.py", "def forward(", "def forward(("))
+    broken.rename(subs / "broken")
+    hostile = planted(tmp_path / "h", ("losses.py", "    resid = pred - target\n    # d(r²)/dr", "    import sys\n    sys.exit(1)\n    resid = pred - target\n    # d(r²)/dr"),
+                      ("optim.py", "    return theta - lr * direction", "    sum(range(10**12))"))  # fmt: skip
+    (hostile / "manual" / "__init__.py").write_text(
+        "import compare.exercises.probe as p\np.PROBES.clear()\n"
+    )
+    hostile.rename(subs / "hostile")
+    hard = planted(tmp_path / "c", MISTAKES["forward: hard-coded course answer"][1:4])
+    hard.rename(subs / "hardcoded")
+    (subs / "empty").mkdir()
+    out = tmp_path / "grades.csv"
+    results = grade_batch(subs, out, seed=11, limits=TIGHT, jobs=2)
+    assert len(results) == 6
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"correct", "blank", "broken", "hostile", "hardcoded", "empty"}
+    assert rows["correct"]["total"] == "120" and rows["blank"]["total"] == "0"
+    assert rows["broken"]["task2"] == "0" and rows["broken"]["task1"] == "10"
+    # Its exit and its endless loop cost it tasks 3 and 7; its patch of the grader did nothing.
+    assert rows["hostile"]["task3"] == rows["hostile"]["task7"] == "0"
+    assert rows["hostile"]["total"] == "100"
+    assert rows["hardcoded"]["task2"] != "10" and rows["hardcoded"]["task3"] == "10"
+    assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
+    assert all(rows[s]["maximum"] == "120" for s in rows)
+    feedback = (subs / "broken" / "feedback.txt").read_text()
+    assert "SyntaxError in model.py line" in feedback and "seed 11" in feedback
+
+
+def test_cli_new_force_moves_the_old_copy_aside(tmp_path, capsys):
     hw = tmp_path / "hw1"
     code, out, _ = run_cli(capsys, "exercises", "new", str(hw))
     assert code == 0 and "exercises check" in out
+    (hw / "manual" / "model.py").write_text("# my solved work\n")
     code, _, err = run_cli(capsys, "exercises", "new", str(hw))
     assert code == 2 and "--force" in err
-    code, _, _ = run_cli(capsys, "exercises", "new", str(hw), "--with-solutions", "--force")
-    assert code == 0
-    code, out, _ = run_cli(capsys, "exercises", "check", str(hw), "--task", "4")
+    code, out, _ = run_cli(capsys, "exercises", "new", str(hw), "--force")
+    assert code == 0 and "moved the old" in out
+    (backup,) = tmp_path.glob("hw1.bak-*")
+    assert (backup / "manual" / "model.py").read_text() == "# my solved work\n"
+    assert "NotImplementedError" in (hw / "manual" / "model.py").read_text()
+
+
+def test_cli_check_exit_codes(tmp_path, capsys, key):
+    code, out, _ = run_cli(capsys, "exercises", "check", str(key), "--task", "4")
     assert code == 0 and out.startswith("PASS  task  4")
-    code, out, _ = run_cli(capsys, "exercises", "check", str(hw), "--task", "4", "--json")
-    assert code == 0 and json.loads(out)[0]["passed"] is True
-    (hw / "manual" / "model.py").write_text("def forward(X, w, b):\n    return X\n")
+    hw = planted(tmp_path, ("model.py", "= X @ w[:, None] + b", "= X @ w[:, None] * b"))
     code, out, _ = run_cli(capsys, "exercises", "check", str(hw), "--task", "2")
     assert code == 1 and out.startswith("FAIL  task  2")
     code, _, err = run_cli(capsys, "exercises", "check", str(tmp_path / "nothing"))
     assert code == 2 and "no manual/ folder" in err
+    code, out, _ = run_cli(capsys, "exercises", "grade", str(tmp_path / "none"), "--out", "g.csv")
+    assert code == 2
 
 
-def test_pytest_marker_per_task_inside_a_student_copy(key):
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "task3", "-p", "no:cacheprovider"],
-        cwd=key, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 passed, 11 deselected" in done.stdout
+def test_pytest_marker_per_task_inside_a_student_copy_uses_the_sandbox(key, tmp_path):
+    dest = planted(tmp_path, ("losses.py", "    resid = pred - target\n    # d(r²)/dr", "    import sys\n    sys.exit(0)\n    resid = pred - target\n    # d(r²)/dr"))  # fmt: skip
+    for where, task, expect in ((key, "task3", 0), (dest, "task3", 1), (dest, "task4", 0)):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-m", task, "-p", "no:cacheprovider"],
+            cwd=where, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == expect, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "1 passed" in done.stdout if expect == 0 else "called sys.exit" in done.stdout
 
 
 def test_the_projects_chapter_exercise_matches_torch():
@@ -192,28 +350,8 @@ def test_the_projects_chapter_exercise_matches_torch():
     assert h.bias[-1] == pytest.approx(b.item(), abs=1e-5)
 
 
-@pytest.mark.parametrize("width", [60, 100, 200])
-@pytest.mark.parametrize("topic", sorted(TOPICS))
-def test_show_every_topic_at_narrow_and_wide_widths(topic, width):
-    console = Console(width=width, record=True, color_system=None)
-    render(topic, console)
-    text = console.export_text()
-    assert "by hand" in text and "autograd" in text
-    assert max(len(line) for line in text.splitlines()) <= width
-    stacked = text.index("autograd does the work") > text.index("def ")
-    assert stacked == (width < 140)
-    assert "BEGIN SOLUTION" not in text
-
-
-def test_show_step_puts_backward_on_the_right():
-    console = Console(width=200, record=True, color_system=None)
-    render("step", console)
-    rows = [line for line in console.export_text().splitlines() if "backward()" in line]
-    assert rows and all(line.index("backward()") > 100 for line in rows)
-
-
-def test_show_cli(capsys):
-    code, out, _ = run_cli(capsys, "show", "loop")
-    assert code == 0 and "def fit(" in out
-    code, _, err = run_cli(capsys, "show", "nonsense")
-    assert code == 2 and "invalid choice" in err
+def test_gradebook_renders_as_a_table(key):
+    book = grade_folder(key, [1, 2], seed=3)
+    assert isinstance(book, Gradebook)
+    html = book._repr_html_()
+    assert html.count("<tr") == 3 and "PASS" in html and "seed 3" in html

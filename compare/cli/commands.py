@@ -19,9 +19,8 @@ from compare.bench.config import BenchConfig
 from compare.checkpoints.convert import CheckpointErrors, check_writable, save_manual, save_torch
 from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from compare.config import ConfigError, RunConfig
-from compare.exercises.runner import CheckError, check_folder
+from compare.exercises.grade import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
-from compare.exercises.tasks import TASKS
 from compare.experiment import Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_report, side_json, to_json
@@ -191,18 +190,37 @@ def cmd_exercises(args: argparse.Namespace) -> int:
         print(f"wrote the {kind} to {args.dir} ({len(written)} files)")
         print(f"grade it with: gradcompare exercises check {args.dir}")
         return EXIT_OK
-    numbers = [args.task] if args.task else [t.number for t in TASKS]
+    from compare.exercises import grade
+    from compare.exercises.sandbox import Limits
+
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
-    results = check_folder(args.dir, numbers, args.timeout)
-    if args.json:
-        print(json.dumps([r.as_json() for r in results], indent=2))
-    else:
+    if args.cpu < 1 or args.memory_mb < 256:
+        raise UserError("--cpu needs >= 1 second and --memory-mb >= 256")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed is {args.seed}; use an integer from 0 to {2**32 - 1}")
+    limits = Limits(args.timeout, args.cpu, args.memory_mb << 20)
+    points = grade.load_points(args.points)
+    if args.action == "grade":
+        if args.jobs < 1:
+            raise UserError(f"--jobs is {args.jobs}; give at least 1")
+        results = grade.grade_batch(
+            args.submissions, args.out, args.seed, limits, points, args.jobs
+        )
         for r in results:
-            print(r.line())
-        passed = sum(r.passed for r in results)
-        print(f"{passed} passed, {len(results) - passed} failed")
-    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+            if isinstance(r, grade.Gradebook):
+                print(f"{r.student}: {r.total:g}/{r.maximum:g}")
+            else:
+                print(f"{r[0]}: not graded ({r[1]})")
+        print(f"wrote {args.out} ({len(results)} submissions)")
+        return EXIT_OK
+    numbers = [args.task] if args.task else None
+    book = grade.grade_folder(args.dir, numbers, args.seed, limits, points, args.student)
+    if args.json:
+        print(grade.dumps(book))
+    else:
+        print("\n".join(book.lines()))
+    return EXIT_OK if book.passed else EXIT_FAILED
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -220,7 +238,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](args)
     except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
         print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
-    except (ConfigError, DeviceError, UserError, ScaffoldError, CheckError, *CheckpointErrors) as e:
+    except (ConfigError, DeviceError, UserError, ScaffoldError, GradeError, *CheckpointErrors) as e:
         print(f"gradcompare: error: {e}", file=sys.stderr)
     except OSError as e:  # a folder that cannot be written, a full disk, …
         where = f"{e.filename}: " if e.filename else ""

@@ -76,6 +76,15 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
+def add_grading_flags(p: argparse.ArgumentParser) -> None:
+    """What every grading command takes: the seed, the points, the limits per task."""
+    p.add_argument("--seed", type=int, help="replay a grading run's drawn inputs (default: fresh)")
+    p.add_argument("--points", type=Path, help="TOML file with a [points] table, e.g. 8 = 20")
+    p.add_argument("--timeout", type=float, default=120.0, help="wall-clock seconds per task")
+    p.add_argument("--cpu", type=int, default=60, help="CPU seconds per task")
+    p.add_argument("--memory-mb", type=int, default=2048, help="memory per task, MiB")
+
+
 def package_version() -> str:
     """The installed distribution's version, or 'unknown' when run from a bare checkout."""
     try:
@@ -156,8 +165,18 @@ def build_parser() -> Parser:
     check.add_argument(
         "--task", type=int, choices=[t.number for t in TASKS], help="grade only this task"
     )
-    check.add_argument("--json", action="store_true", help="print JSON instead")
-    check.add_argument("--timeout", type=float, default=20.0, help="seconds per task")
+    check.add_argument("--student", help="the id in the report (default: DIR's name)")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add_grading_flags(check)
+    grade = ex_sub.add_parser(
+        "grade", help="grade every sub-folder of SUBMISSIONS into one CSV, with feedback.txt"
+    )
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS", help="one folder each")
+    grade.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    grade.add_argument(
+        "--jobs", type=int, default=len(os.sched_getaffinity(0)), help="submissions at once"
+    )
+    add_grading_flags(grade)
 
     from compare.cli.show import TOPICS
 

@@ -41,6 +41,9 @@ def strip_solutions(source: str) -> str:
     return "".join(out)
 
 
+# Files a student copy leaves out: fast.py rewrites tasks 3-6 for speed, so it is their key.
+KEY_ONLY = ("fast.py",)
+
 PYTEST_INI = """[pytest]
 pythonpath = .
 testpaths = tests
@@ -49,20 +52,29 @@ markers =
 {markers}
 """
 
-TEST_FILE = '''"""One test per task: `pytest` grades all, `pytest -m task3` grades task 3."""
+TEST_FILE = '''"""One test per task: `pytest` grades all, `pytest -m task3` grades task 3.
+
+Each task runs in its own child process with the grader's time, CPU and memory limits,
+exactly as `gradcompare exercises check` runs it.
+"""
+
+from pathlib import Path
 
 import pytest
 
-from compare.exercises.checks import run_task
+from compare.exercises.grade import grade_task, new_seed
 from compare.exercises.tasks import TASKS
+
+HERE = Path(__file__).resolve().parent.parent
+SEED = new_seed()
 
 
 @pytest.mark.parametrize(
     "number", [pytest.param(t.number, marks=getattr(pytest.mark, f"task{t.number}")) for t in TASKS]
 )
 def test_task(number):
-    result = run_task(number)
-    assert result.passed, result.line()
+    result = grade_task(HERE, number, SEED)
+    assert result.passed, f"{result.line()} (seed {SEED})"
 '''
 
 README = """# Exercises: linear regression with gradients by hand
@@ -74,7 +86,14 @@ docstring above it gives the formula. Grade your work with either of
     gradcompare exercises check . --task 3
     pytest -m task3                        # the same grade, as a test
 
-The grader compares your code with PyTorch autograd and central differences.
+The grader compares your code with PyTorch autograd and torch.optim, on the course's numbers
+and on inputs it draws fresh each time (the seed is printed; `--seed` replays it). Each task
+runs in its own process with time and memory limits.
+
+Rules: the code in `manual/` is derived by hand, so it may not import or call torch, directly
+or through another module; a task that does fails with a line saying so. Histories are lists
+of Python floats; a checkpoint may store them as float64 (or any float type that holds them
+exactly).
 
 | task | what | where |
 |---|---|---|
@@ -109,6 +128,8 @@ def new_copy(
     (dest / "tests").mkdir(exist_ok=True)
     written = []
     for path in sorted(source.glob("*.py")):
+        if path.name in KEY_ONLY and not with_solutions:
+            continue
         text = path.read_text()
         target = dest / "manual" / path.name
         target.write_text(text if with_solutions else strip_solutions(text))

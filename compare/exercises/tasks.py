@@ -1,4 +1,4 @@
-"""The exercise tasks: what each asks for and where it lives in manual/."""
+"""The exercise tasks: what each asks for, where it lives in manual/, and what it is worth."""
 
 from __future__ import annotations
 
@@ -12,20 +12,37 @@ class Task:
     number: int  # N in "task-N" markers and `pytest -m taskN`
     name: str  # what the student writes
     where: str  # the function(s) holding the solution region
+    modules: tuple[str, ...]  # the student's manual.<module>s the grader imports for it
+    points: float = 10.0  # default worth; an instructor's --points file can change it
 
 
 TASKS: tuple[Task, ...] = (
-    Task(1, "build and split the course data", "manual/data.py: make_line"),
-    Task(2, "forward pass ŷ = X·w + b", "manual/model.py: forward"),
-    Task(3, "MSE gradient dL/dŷ", "manual/losses.py: mse_grad"),
-    Task(4, "L1 subgradient dL/dŷ", "manual/losses.py: l1_grad"),
-    Task(5, "Huber gradient dL/dŷ", "manual/losses.py: huber_grad"),
-    Task(6, "chain rule to dw and db", "manual/gradients.py: backward"),
-    Task(7, "plain SGD update", "manual/optim.py: sgd_update"),
-    Task(8, "momentum, Nesterov, weight decay, maximize", "manual/optim.py: sgd_direction"),
-    Task(9, "training loop with train and test loss", "manual/train.py: fit"),
-    Task(10, "save and load a checkpoint", "manual/checkpoint.py: save, read_safetensors"),
-    Task(11, "the chapter's exercise: y = 0.3x + 0.9", "manual/exercise.py: chapter_exercise"),
-    Task(12, "Adam and AdamW update", "manual/optim.py: adam_step"),
+    Task(1, "build and split the course data", "manual/data.py: make_line", ("data",)),
+    Task(2, "forward pass ŷ = X·w + b", "manual/model.py: forward", ("model",)),
+    Task(3, "MSE gradient dL/dŷ", "manual/losses.py: mse_grad", ("losses",)),
+    Task(4, "L1 subgradient dL/dŷ", "manual/losses.py: l1_grad", ("losses",)),
+    Task(5, "Huber gradient dL/dŷ", "manual/losses.py: huber_grad", ("losses",)),
+    Task(6, "chain rule to dw and db", "manual/gradients.py: backward", ("gradients",)),
+    Task(7, "plain SGD update", "manual/optim.py: sgd_update", ("optim",)),
+    Task(
+        8,
+        "momentum, Nesterov, weight decay, maximize",
+        "manual/optim.py: sgd_direction",
+        ("optim",),
+    ),
+    Task(9, "training loop with train and test loss", "manual/train.py: fit", ("train", "optim")),
+    Task(
+        10,
+        "save and load a checkpoint",
+        "manual/checkpoint.py: save, read_safetensors",
+        ("checkpoint", "optim", "train"),
+    ),
+    Task(
+        11,
+        "the chapter's exercise: y = 0.3x + 0.9",
+        "manual/exercise.py: chapter_exercise",
+        ("exercise",),
+    ),
+    Task(12, "Adam and AdamW update", "manual/optim.py: adam_step", ("optim",)),
 )
 BY_NUMBER = {t.number: t for t in TASKS}

@@ -1,0 +1,401 @@
+"""Grade a student's copy task by task, each in its own sandboxed child; one student or a batch.
+
+The grader draws its inputs from a seed it prints (`--seed` replays a run exactly), computes
+every reference with torch in this process, and sends the child only the inputs. Points are
+split evenly over a task's cases, so a task with separable cases earns partial credit.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import csv
+import html
+import io
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compare.exercises.checks import CHECKS, Case, error_line
+from compare.exercises.sandbox import Limits, run_child
+from compare.exercises.tasks import BY_NUMBER, TASKS
+from compare.files import atomic_write
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+class GradeError(ValueError):
+    """The grading cannot start as asked (no such folder, a bad points file, …)."""
+
+
+@dataclass
+class TaskResult:
+    """One task's grade."""
+
+    number: int  # task number
+    name: str  # task name
+    passed: bool  # every case held
+    points: float  # earned, out of max_points
+    max_points: float  # what the task is worth
+    maxdiff: float | None  # largest |student - torch| over the cases that compared numbers
+    message: str  # the first thing that went wrong (empty on pass)
+    hint: str  # the likely mistake (empty on pass)
+    cases: list[Case] = field(default_factory=list)  # each case's own verdict
+
+    def line(self) -> str:
+        """`PASS task 3 …  10/10` or `FAIL task 3 …  4/10: message (maxdiff …); hint: …`."""
+        score = f"{_num(self.points)}/{_num(self.max_points)}"
+        head = f"{'PASS' if self.passed else 'FAIL'}  task {self.number:>2}  {self.name}  {score}"
+        if self.passed:
+            return head
+        diff = f" (maxdiff {self.maxdiff:.2e})" if self.maxdiff is not None else ""
+        hint = f"; hint: {self.hint}" if self.hint else ""
+        return f"{head}: {self.message}{diff}{hint}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as JSON-ready values."""
+        return {**asdict(self), "cases": [asdict(c) for c in self.cases]}
+
+
+@dataclass
+class Gradebook:
+    """One student's grades: per task, the total, and the seed that replays them."""
+
+    student: str  # the folder's name, or --student
+    seed: int  # replays the drawn inputs exactly
+    tasks: list[TaskResult]  # in task order
+
+    @property
+    def total(self) -> float:
+        """Points earned."""
+        return round(sum(t.points for t in self.tasks), 2)
+
+    @property
+    def maximum(self) -> float:
+        """Points available."""
+        return round(sum(t.max_points for t in self.tasks), 2)
+
+    @property
+    def passed(self) -> bool:
+        """Every graded task passed."""
+        return all(t.passed for t in self.tasks)
+
+    def lines(self) -> list[str]:
+        """What `gradcompare exercises check` prints."""
+        n_pass = sum(t.passed for t in self.tasks)
+        return [
+            *(t.line() for t in self.tasks),
+            f"{n_pass} passed, {len(self.tasks) - n_pass} failed; "
+            f"{_num(self.total)}/{_num(self.maximum)} points (seed {self.seed})",
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        """student, seed, per-task results, total and maximum."""
+        return {
+            "student": self.student,
+            "seed": self.seed,
+            "tasks": [t.as_json() for t in self.tasks],
+            "total": self.total,
+            "maximum": self.maximum,
+        }
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr style='background:{'#e8f5e9' if t.passed else '#ffebee'}'>"
+            f"<td>{t.number}</td><td>{html.escape(t.name)}</td>"
+            f"<td>{'PASS' if t.passed else 'FAIL'}</td>"
+            f"<td>{_num(t.points)}/{_num(t.max_points)}</td>"
+            f"<td>{'' if t.maxdiff is None else f'{t.maxdiff:.1e}'}</td>"
+            f"<td>{html.escape(t.message)}</td><td>{html.escape(t.hint)}</td></tr>"
+            for t in self.tasks
+        )
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("task", "what", "result", "points", "maxdiff", "message", "hint")
+        )
+        return (
+            f"<p><b>{html.escape(self.student)}</b>: {_num(self.total)}/{_num(self.maximum)} "
+            f"points, seed {self.seed}</p><table><tr>{head}</tr>{rows}</table>"
+        )
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+# ------------------------------------------------------------------------------ the grading
+
+
+def new_seed() -> int:
+    """A fresh seed for a grading run."""
+    return secrets.randbelow(2**31)
+
+
+def load_points(path: Path | None) -> dict[int, float]:
+    """Points per task: the defaults, overridden by an instructor's TOML file.
+
+    The file holds a [points] table of task number = points, e.g. `8 = 20`.
+    """
+    points = {t.number: t.points for t in TASKS}
+    if path is None:
+        return points
+    try:
+        table = tomllib.loads(path.read_text()).get("points")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise GradeError(f"--points {path}: cannot read it as TOML ({e})") from None
+    if not isinstance(table, dict):
+        raise GradeError(f"--points {path}: needs a [points] table, e.g. [points] 8 = 20")
+    for key, value in table.items():
+        if not (str(key).isdigit() and int(key) in points):
+            raise GradeError(f"--points {path}: {key!r} is not a task number (1 to {len(TASKS)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise GradeError(f"--points {path}: task {key} is worth {value!r}; give a number >= 0")
+        points[int(key)] = float(value)
+    return points
+
+
+def torch_imports(folder: Path) -> dict[str, str]:
+    """manual/ modules that import torch when imported (directly or through another), and where."""
+    direct: dict[str, str] = {}
+    uses: dict[str, set[str]] = {}
+    for path in sorted((folder / "manual").glob("*.py")):
+        name = path.stem
+        try:
+            tree = ast.parse(path.read_text())
+        except (SyntaxError, ValueError, OSError):
+            continue  # the child reports a syntax error with its line
+        uses[name] = set()
+        for node in _module_level(tree):
+            roots = _imported(node)
+            for root in roots:
+                if root == "torch" and name not in direct:
+                    direct[name] = f"manual/{path.name} line {getattr(node, 'lineno', '?')}"
+                elif root.startswith("manual."):
+                    uses[name].add(root.split(".")[1])
+    found = dict(direct)
+    changed = True
+    while changed:  # through helper modules: a module using one that uses torch uses torch
+        changed = False
+        for name, deps in uses.items():
+            via = next((d for d in sorted(deps) if d in found), None)
+            if name not in found and via is not None:
+                found[name] = f"{found[via]} (through manual/{via}.py)"
+                changed = True
+    return found
+
+
+def _module_level(tree: ast.Module) -> list[ast.AST]:
+    """Nodes that run when the module is imported: not inside a def or a class.
+
+    An import inside a function is caught when it runs (probe.NoTorch), failing only the
+    task that calls it; one at module level fails every task that imports the module.
+    """
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _imported(node: ast.AST) -> list[str]:
+    """Module names an AST node imports, including __import__("x") and import_module("x")."""
+    if isinstance(node, ast.Import):
+        return [a.name if a.name.startswith("manual") else a.name.split(".")[0] for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        if node.level == 1:
+            return [f"manual.{node.module}"]
+        if node.module == "manual":
+            return [f"manual.{a.name}" for a in node.names]
+        return [node.module if node.module.startswith("manual.") else node.module.split(".")[0]]
+    if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if name in ("__import__", "import_module") and isinstance(node.args[0].value, str):
+            return [str(node.args[0].value).split(".")[0]]
+    return []
+
+
+def grade_task(
+    folder: Path,
+    number: int,
+    seed: int,
+    limits: Limits | None = None,
+    points: dict[int, float] | None = None,
+    torch_use: dict[str, str] | None = None,
+) -> TaskResult:
+    """Grade one task of the copy in `folder` in a child of its own."""
+    task = BY_NUMBER[number]
+    worth = (points or load_points(None))[number]
+    torch_use = torch_imports(folder) if torch_use is None else torch_use
+    offending = next((torch_use[m] for m in task.modules if m in torch_use), None)
+    if offending is not None:
+        return _failed(
+            task.number,
+            task.name,
+            worth,
+            f"{offending} uses torch; the hand-derived tasks may not",
+            "derive it by hand with NumPy: that is the exercise",
+        )
+    build, judge = CHECKS[number]
+    plan = build(np.random.default_rng([seed, number]))
+    try:
+        child = run_child(folder, {"task": number, **plan.request}, limits or Limits())
+        if child.answer is None:
+            return _failed(number, task.name, worth, child.failure, _stderr_hint(child.stderr_tail))
+        if "error" in child.answer:
+            message, hint = error_line(child.answer["error"])
+            hint = hint or f"run 'pytest -m task{number}' in your folder for the whole error"
+            return _failed(number, task.name, worth, message, hint)
+        cases = judge(child.answer.get("ok", {}), plan)
+    finally:
+        plan.cleanup()
+    passed = [c for c in cases if c.passed]
+    first = next((c for c in cases if not c.passed), None)
+    diffs = [c.maxdiff for c in cases if c.maxdiff is not None]
+    return TaskResult(
+        number=number,
+        name=task.name,
+        passed=first is None,
+        points=round(worth * len(passed) / len(cases), 2) if cases else 0.0,
+        max_points=worth,
+        maxdiff=max(diffs) if diffs else None,
+        message="" if first is None else f"{first.name}: {first.message}",
+        hint="" if first is None else first.hint,
+        cases=cases,
+    )
+
+
+def _failed(number: int, name: str, worth: float, message: str, hint: str) -> TaskResult:
+    return TaskResult(number, name, False, 0.0, worth, None, message, hint)
+
+
+def _stderr_hint(tail: str) -> str:
+    last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    return f"the last thing printed was: {last[:160]}" if last else ""
+
+
+def grade_folder(
+    folder: Path,
+    numbers: Sequence[int] | None = None,
+    seed: int | None = None,
+    limits: Limits | None = None,
+    points: dict[int, float] | None = None,
+    student: str | None = None,
+    jobs: int = 2,
+) -> Gradebook:
+    """Grade `numbers` (default: every task) of the student copy in `folder`."""
+    if not (folder / "manual").is_dir():
+        raise GradeError(
+            f"{folder} has no manual/ folder; run 'gradcompare exercises new {folder}' first"
+        )
+    seed = new_seed() if seed is None else seed
+    points = points or load_points(None)
+    use = torch_imports(folder)
+    numbers = list(numbers) if numbers else [t.number for t in TASKS]
+    with ThreadPoolExecutor(max(1, min(jobs, len(numbers)))) as pool:
+        results = list(
+            pool.map(lambda n: grade_task(folder, n, seed, limits, points, use), numbers)
+        )
+    return Gradebook(student or folder.resolve().name, seed, results)
+
+
+def check(folder: str | Path, task: int | None = None, seed: int | None = None) -> Gradebook:
+    """Grade a student copy from Python or a notebook; the result renders as a table."""
+    return grade_folder(Path(folder), [task] if task else None, seed)
+
+
+# ------------------------------------------------------------------------------ batches
+
+
+def submissions(root: Path) -> list[Path]:
+    """Every sub-folder of `root`, one per student, hidden ones and backups left out."""
+    if not root.is_dir():
+        raise GradeError(f"{root} is not a folder of submissions (one sub-folder per student)")
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and ".bak-" not in p.name
+    )
+
+
+def grade_batch(
+    root: Path,
+    out: Path,
+    seed: int | None = None,
+    limits: Limits | None = None,
+    points: dict[int, float] | None = None,
+    jobs: int | None = None,
+) -> list[Gradebook | tuple[str, str]]:
+    """Grade every submission into one CSV row each, and a feedback.txt in each folder.
+
+    A submission that cannot be graded at all becomes a row of zeros with its reason.
+    """
+    folders = submissions(root)
+    if not out.parent.is_dir():
+        raise GradeError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    seed = new_seed() if seed is None else seed
+    points = points or load_points(None)
+
+    def one(folder: Path) -> Gradebook | tuple[str, str]:
+        try:
+            book = grade_folder(folder, None, seed, limits, points, jobs=1)
+        except GradeError as e:
+            return (folder.name, str(e))
+        _feedback(folder, book)
+        return book
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(folders) or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, folders))
+    atomic_write(out, gradebook_csv(results, points).encode())
+    return results
+
+
+def gradebook_csv(results: Iterable[Gradebook | tuple[str, str]], points: dict[int, float]) -> str:
+    """One row per student: a column per task, the total, the maximum, and a note."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    numbers = sorted(points)
+    writer.writerow(["student", *(f"task{n}" for n in numbers), "total", "maximum", "note"])
+    maximum = _num(sum(points.values()))
+    for r in results:
+        if isinstance(r, Gradebook):
+            by = {t.number: t.points for t in r.tasks}
+            writer.writerow(
+                [
+                    r.student,
+                    *(_num(by.get(n, 0.0)) for n in numbers),
+                    _num(r.total),
+                    maximum,
+                    f"seed {r.seed}",
+                ]
+            )
+        else:
+            writer.writerow([r[0], *("0" for _ in numbers), "0", maximum, r[1]])
+    return buffer.getvalue()
+
+
+def _feedback(folder: Path, book: Gradebook) -> None:
+    text = "\n".join([f"Feedback for {book.student}", "", *book.lines(), ""])
+    with contextlib.suppress(OSError):  # a read-only submission still gets its CSV row
+        atomic_write(folder / "feedback.txt", text.encode())
+
+
+def dumps(book: Gradebook) -> str:
+    """The gradebook as indented JSON."""
+    return json.dumps(book.as_json(), indent=2)

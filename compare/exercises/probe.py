@@ -1,0 +1,450 @@
+"""The child's side of grading: call the student's functions on the request's inputs.
+
+This runs in the sandbox (sandbox.py) with the student's folder first on sys.path and torch
+blocked. It holds no reference values: it only calls, and returns what the student's code
+returned. The parent compares that with torch, out of the student's reach.
+
+Tasks 9 and 11 grade how pieces are wired together, so the pieces they call (forward,
+gradients, step, make_line, fit, …) are swapped for the stand-ins below while they run:
+one mistake in task 6 must not fail task 9 as well.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import json
+import math
+import sys
+import traceback
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compare.exercises.sandbox import decode, encode
+
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    """Refuses `import torch` (and its submodules) inside the hand-derived package."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(
+                f"manual/ is derived by hand: it may not import torch (found an import of {name!r})"
+            )
+
+
+class Refused(Exception):
+    """The student's code did something the task forbids; the message says what."""
+
+
+def student(folder: str, module: str) -> types.ModuleType:
+    """manual.<module> from the student's folder, never ours."""
+    mod = importlib.import_module(f"manual.{module}")
+    where = Path(str(mod.__file__)).resolve()
+    if Path(folder).resolve() not in where.parents:
+        raise Refused(f"manual.{module} was imported from {where}, not from the student's folder")
+    return mod
+
+
+def error_of(e: BaseException, folder: str) -> dict[str, Any]:
+    """An exception from the student's code as data: kind, message, where."""
+    kind = "Refused" if isinstance(e, Refused) else type(e).__name__
+    msg = e.msg if isinstance(e, SyntaxError) else str(e)
+    return {"kind": kind, "message": str(msg)[:300], "where": where(e, folder)}
+
+
+def each(folder: str, items: Sequence[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    """fn over the cases; a case that raises becomes {"__error__": …}, the others still count."""
+    out = []
+    for item in items:
+        try:
+            out.append(fn(item))
+        except (NotImplementedError, SystemExit, ImportError, SyntaxError):
+            raise  # the whole task: not written, exited, or not allowed
+        except Exception as e:
+            out.append({"__error__": error_of(e, folder)})
+    return out
+
+
+def arr(x: object) -> object:
+    """The student's return value as an array if it is one, else as it is (None, tuples, …)."""
+    if isinstance(x, np.ndarray | np.generic | float | int) and not isinstance(x, bool):
+        return np.asarray(x)
+    return x
+
+
+# ------------------------------------------------------------------ stand-ins for wiring tasks
+
+
+def sa_forward(X: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return X @ w[:, None] + b
+
+
+def sa_backward(X: np.ndarray, dpred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (X.T @ dpred)[:, 0], dpred.sum(axis=0)
+
+
+@dataclass(frozen=True)
+class SALoss:
+    name: str
+
+    def value(self, pred: np.ndarray, target: np.ndarray) -> float:
+        r = pred - target
+        if self.name == "l1":
+            return float(np.mean(np.abs(r)))
+        if self.name == "mse":
+            return float(np.mean(r * r))
+        a = np.abs(r)
+        return float(np.mean(np.where(a < 1.0, 0.5 * a * a, a - 0.5)))
+
+    def grad(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        r = pred - target
+        if self.name == "l1":
+            return np.sign(r) / r.size
+        if self.name == "mse":
+            return (2.0 / r.size) * r
+        return np.clip(r, -1.0, 1.0) / r.size
+
+
+def sa_gradients(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, loss: Any
+) -> tuple[float, np.ndarray, np.ndarray]:
+    pred = sa_forward(X, w, b)
+    dw, db = sa_backward(X, loss.grad(pred, y))
+    return loss.value(pred, y), dw, db
+
+
+@dataclass
+class SAState:
+    kind: str
+    buffers: dict[str, list[Any]] = field(default_factory=dict)
+    step: int = 0
+
+
+def sa_init_state(opt: Any, params: Sequence[np.ndarray]) -> SAState:
+    return SAState("adam" if hasattr(opt, "betas") else "sgd")
+
+
+def sa_step(
+    params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: Any, opt: Any
+) -> tuple[tuple[np.ndarray, ...], SAState]:
+    """torch.optim.SGD / Adam / AdamW's update, on whichever options object it is given."""
+    if not isinstance(state, SAState):
+        raise Refused("the loop handed step() a state it did not get from init_state()")
+    kind = "adam" if hasattr(opt, "betas") else "sgd"
+    if kind != state.kind:
+        raise Refused(f"the loop passed {kind} options with a {state.kind} state")
+    t = state.step + 1
+    new = SAState(kind, {k: list(v) for k, v in state.buffers.items()}, t)
+    out = []
+    for i, (theta, grad) in enumerate(zip(params, grads, strict=True)):
+        g = -grad if getattr(opt, "maximize", False) else grad
+        if kind == "sgd":
+            if opt.weight_decay:
+                g = g + opt.weight_decay * theta
+            if opt.momentum:
+                bufs = new.buffers.setdefault("v", [None] * len(params))
+                v = bufs[i]
+                v = g.copy() if v is None else opt.momentum * v + (1 - opt.dampening) * g
+                bufs[i] = v
+                g = g + opt.momentum * v if opt.nesterov else v
+            out.append(theta - opt.lr * g)
+            continue
+        b1, b2 = opt.betas
+        if opt.weight_decay:
+            if getattr(opt, "decoupled", False):
+                theta = theta * (1 - opt.lr * opt.weight_decay)
+            else:
+                g = g + opt.weight_decay * theta
+        ms = new.buffers.setdefault("m", [np.zeros_like(p) for p in params])
+        vs = new.buffers.setdefault("v", [np.zeros_like(p) for p in params])
+        vmax = new.buffers.setdefault("vmax", [np.zeros_like(p) for p in params])
+        ms[i] = b1 * ms[i] + (1 - b1) * g
+        vs[i] = b2 * vs[i] + (1 - b2) * g * g
+        v = vs[i]
+        if opt.amsgrad:
+            vmax[i] = np.maximum(vmax[i], vs[i])
+            v = vmax[i]
+        denom = np.sqrt(v) / math.sqrt(1 - b2**t) + opt.eps
+        out.append(theta - opt.lr / (1 - b1**t) * ms[i] / denom)
+    return tuple(out), new
+
+
+def sa_sgd_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
+    if hasattr(opt, "betas"):
+        raise Refused(
+            "the loop calls sgd_step() whatever the optimizer: use step(), which dispatches on it"
+        )
+    return sa_step(params, grads, state, opt)
+
+
+def sa_adam_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
+    if not hasattr(opt, "betas"):
+        raise Refused("the loop calls adam_step() whatever the optimizer: use step()")
+    return sa_step(params, grads, state, opt)
+
+
+STAND_INS: dict[str, object] = {
+    "forward": sa_forward,
+    "backward": sa_backward,
+    "gradients": sa_gradients,
+    "init_state": sa_init_state,
+    "step": sa_step,
+    "sgd_step": sa_sgd_step,
+    "adam_step": sa_adam_step,
+    "sgd_init": sa_init_state,
+    "adam_init": lambda params, amsgrad=False: SAState("adam"),
+}
+
+
+def swapped(module: types.ModuleType, names: dict[str, object]) -> None:
+    """Put stand-ins in place of the module's own names (only those it has)."""
+    for name, value in names.items():
+        if hasattr(module, name):
+            setattr(module, name, value)
+
+
+# ------------------------------------------------------------------------------ the probes
+
+
+def probe_data(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    data = student(folder, "data")
+    keys = ("X_train", "y_train", "X_test", "y_test", "true_weight", "true_bias")
+
+    def one(kwargs: dict[str, Any]) -> dict[str, Any]:
+        s = data.make_line(**kwargs)
+        return {k: arr(getattr(s, k, None)) for k in keys}
+
+    return {"calls": each(folder, req["calls"], one)}
+
+
+def probe_forward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    model = student(folder, "model")
+    return {"calls": each(folder, req["calls"], lambda c: arr(model.forward(*c)))}
+
+
+def probe_loss_grad(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    fn = getattr(student(folder, "losses"), req["function"])
+    return {"calls": each(folder, req["calls"], lambda c: arr(fn(*c)))}
+
+
+def probe_backward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    grads = student(folder, "gradients")
+
+    def one(call: list[Any]) -> object:
+        got = grads.backward(*call)
+        return [arr(g) for g in got] if isinstance(got, tuple | list) else arr(got)
+
+    return {"calls": each(folder, req["calls"], one)}
+
+
+def probe_sgd_update(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    optim = student(folder, "optim")
+    return {"calls": each(folder, req["calls"], lambda c: arr(optim.sgd_update(*c)))}
+
+
+def probe_sgd_direction(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    optim = student(folder, "optim")
+
+    def one(case: dict[str, Any]) -> list[dict[str, Any]]:
+        opt = optim.SGD(lr=1.0, **case["options"])
+        buf, steps = None, []
+        for theta, grad in zip(case["thetas"], case["grads"], strict=True):
+            got = optim.sgd_direction(theta, grad, buf, opt)
+            if not (isinstance(got, tuple) and len(got) == 2):
+                steps.append({"direction": arr(got), "buffer": None})
+                break
+            direction, buf = got
+            steps.append({"direction": arr(direction), "buffer": arr(buf)})
+        return steps
+
+    return {"cases": each(folder, req["cases"], one)}
+
+
+def _history(h: Any) -> dict[str, Any]:
+    keys = ("train_loss", "test_loss", "weight", "bias")
+    return {k: arr(np.asarray(getattr(h, k), dtype=np.float64)) for k in keys}
+
+
+def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    train = student(folder, "train")
+    optim = student(folder, "optim")
+    swapped(train, STAND_INS)
+
+    def one(case: dict[str, Any]) -> dict[str, Any]:
+        opt_cls = optim.Adam if case["optimizer"] == "adam" else optim.SGD
+        opt = opt_cls(**case["options"])
+        loss = SALoss(case["loss"])
+        args = [case[k] for k in ("X_train", "y_train", "X_test", "y_test")]
+        start = (case["w0"].copy(), case["b0"].copy())
+        kwargs = {"batch_size": case["batch_size"], "orders": case["orders"]}
+        first = case["resume_after"]
+        if first:
+            orders = case["orders"]
+            (w, b), state, _ = train.fit(
+                *args,
+                start,
+                loss,
+                opt,
+                first,
+                None,
+                batch_size=case["batch_size"],
+                orders=None if orders is None else orders[:first],
+            )
+            kwargs["orders"] = None if orders is None else orders[first:]
+            (w, b), state, h = train.fit(
+                *args, (w, b), loss, opt, case["epochs"] - first, state, **kwargs
+            )
+        else:
+            (w, b), state, h = train.fit(*args, start, loss, opt, case["epochs"], None, **kwargs)
+        return {"weight": arr(w), "bias": arr(b), "history": _history(h)}
+
+    return {"cases": each(folder, req["cases"], one)}
+
+
+def probe_checkpoint(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    ck, optim, train = (student(folder, m) for m in ("checkpoint", "optim", "train"))
+    path = Path(req["path"])
+    state = optim.SGDState(momentum_buffer=list(req["buffers"]), step=req["step"])
+    history = train.History(
+        *(list(req["history"][k]) for k in ("train_loss", "test_loss")),
+        list(req["history"]["weight"]),
+        list(req["history"]["bias"]),
+    )
+    ck.save(path, req["weight"], req["bias"], state, history, dict(req["metadata"]))
+    loaded = ck.load(path)
+    out: dict[str, Any] = {
+        "weight": arr(loaded.weight),
+        "bias": arr(loaded.bias),
+        "buffers": [arr(b) for b in loaded.state.momentum_buffer],
+        "history": _history(loaded.history),
+    }
+    data = path.read_bytes()
+    broken = path.with_name("truncated.safetensors")
+    broken.write_bytes(data[: len(data) // 2])
+    try:
+        ck.load(broken)
+        out["truncated"] = "loaded"
+    except ck.CheckpointError:
+        out["truncated"] = "CheckpointError"
+    except Exception as e:  # the student's reader let another error through
+        out["truncated"] = type(e).__name__
+    return out
+
+
+def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    exercise = student(folder, "exercise")
+    seen: dict[str, Any] = {}
+
+    def sa_make_line(
+        weight: float = 0.7,
+        bias: float = 0.3,
+        start: float = 0.0,
+        end: float = 1.0,
+        step: float = 0.02,
+        train_split: float = 0.8,
+        **_: object,
+    ) -> Any:
+        seen["line"] = {"weight": weight, "bias": bias, "step": step, "start": start, "end": end}
+        X = np.arange(start, end, step, dtype=np.float64).astype(np.float32)[:, None]
+        y = np.float32(weight) * X + np.float32(bias)
+        n = int(train_split * len(X))
+        return types.SimpleNamespace(X_train=X[:n], y_train=y[:n], X_test=X[n:], y_test=y[n:])
+
+    def sa_fit(
+        X: np.ndarray,
+        y: np.ndarray,
+        Xt: np.ndarray,
+        yt: np.ndarray,
+        params: Any,
+        loss: Any,
+        opt: Any,
+        epochs: int,
+        *_: object,
+        **__: object,
+    ) -> Any:
+        seen["loss"] = getattr(loss, "name", type(loss).__name__)
+        seen["lr"], seen["epochs"] = float(opt.lr), int(epochs)
+        w, b = np.array(params[0], dtype=np.float32), np.array(params[1], dtype=np.float32)
+        h = types.SimpleNamespace(train_loss=[], test_loss=[], weight=[], bias=[])
+        for _epoch in range(int(epochs)):
+            value, dw, db = sa_gradients(X, y, w, b, loss)
+            w = (w - np.float32(opt.lr) * dw).astype(np.float32)
+            b = (b - np.float32(opt.lr) * db).astype(np.float32)
+            h.train_loss.append(value)
+            h.test_loss.append(loss.value(sa_forward(Xt, w, b), yt))
+            h.weight.append(w.copy())
+            h.bias.append(float(b[0]))
+        return (w, b), None, h
+
+    losses = {name: SALoss(name) for name in ("l1", "mse", "huber")}
+    swapped(exercise, {"make_line": sa_make_line, "fit": sa_fit, "LOSSES": losses})
+    h = exercise.chapter_exercise(req["w0"].copy(), req["b0"].copy())
+    return {"history": _history(h), "seen": seen}
+
+
+def probe_adam(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    optim = student(folder, "optim")
+
+    def one(case: dict[str, Any]) -> list[object]:
+        opt = optim.Adam(**case["options"])
+        params = (case["theta0"].copy(),)
+        state = optim.adam_init(params, opt.amsgrad)
+        thetas = []
+        for grad in case["grads"]:
+            got = optim.adam_step(params, (grad,), state, opt)
+            if not (isinstance(got, tuple) and len(got) == 2):
+                thetas.append(arr(got))
+                break
+            params, state = got
+            thetas.append(arr(params[0]) if isinstance(params, tuple | list) else arr(params))
+        return thetas
+
+    return {"cases": each(folder, req["cases"], one)}
+
+
+PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    1: probe_data,
+    2: probe_forward,
+    3: probe_loss_grad,
+    4: probe_loss_grad,
+    5: probe_loss_grad,
+    6: probe_backward,
+    7: probe_sgd_update,
+    8: probe_sgd_direction,
+    9: probe_loop,
+    10: probe_checkpoint,
+    11: probe_chapter,
+    12: probe_adam,
+}
+
+
+def where(e: BaseException, folder: str) -> str:
+    """The deepest frame of the student's code: `manual/losses.py line 12`."""
+    found = ""
+    if isinstance(e, SyntaxError) and e.filename:
+        return f"{Path(e.filename).name} line {e.lineno}"
+    for frame in traceback.extract_tb(e.__traceback__):
+        path = Path(frame.filename)
+        if path.parent.name == "manual" and Path(folder).resolve() in path.resolve().parents:
+            found = f"manual/{path.name} line {frame.lineno}"
+    return found
+
+
+def main(request_path: str, answer_path: str) -> None:
+    """Read the request, run the probe, write the answer; every failure is an answer too."""
+    req = decode(json.loads(Path(request_path).read_text()))
+    folder = req["folder"]
+    sys.meta_path.insert(0, NoTorch())
+    sys.path.insert(0, folder)
+    sys.stdout = sys.stderr  # the student's prints must not reach anything we read
+    try:
+        answer: dict[str, Any] = {"ok": PROBES[req["task"]](folder, req)}
+    except BaseException as e:  # SystemExit from the student's code is a result too
+        answer = {"error": error_of(e, folder)}
+    Path(answer_path).write_text(json.dumps(encode(answer)))
