@@ -22,3 +22,15 @@ def least_squares(
         lhs = (2.0 / n) * A.T @ A + weight_decay * np.eye(A.shape[1])
         theta = np.linalg.solve(lhs, (2.0 / n) * A.T @ target)
     return theta[:-1], float(theta[-1])
+
+
+def mse_stable_lr(X: np.ndarray, momentum: float = 0.0) -> float:
+    """The largest stable SGD learning rate for MSE: lr < 2(1 + μ)/λ_max of the Hessian.
+
+    MSE is quadratic in θ = [w; b], with Hessian H = (2/N)·AᵀA, A = [X 1]. Gradient descent
+    multiplies the error along H's top eigenvector by (1 - lr·λ_max) each step, so it shrinks
+    only while lr < 2/λ_max; heavy-ball momentum μ widens that to 2(1 + μ)/λ_max.
+    """
+    A = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(len(X))])
+    lam_max = float(np.linalg.eigvalsh(2.0 / len(X) * A.T @ A)[-1])
+    return 2.0 * (1.0 + momentum) / lam_max

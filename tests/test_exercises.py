@@ -22,9 +22,9 @@ from compare.exercises.grade import (
     load_points,
     torch_imports,
 )
-from compare.exercises.sandbox import Limits
 from compare.exercises.scaffold import new_copy, strip_solutions
 from compare.exercises.tasks import TASKS
+from compare.sandbox import Limits
 from manual.exercise import chapter_exercise
 
 from .cli_helpers import run_cli
@@ -226,7 +226,7 @@ def test_student_code_cannot_patch_the_grader(tmp_path):
     new_copy(tmp_path / "hw")
     (tmp_path / "hw" / "manual" / "__init__.py").write_text(
         "import compare.exercises.probe as p\n"
-        "import compare.exercises.sandbox as s\n"
+        "import compare.sandbox as s\n"
         "p.PROBES = {n: (lambda folder, req: {}) for n in range(1, 13)}\n"
         "s.decode = lambda value: {'ok': True}\n"
         "try:\n    import compare.exercises.checks as c\n    c.CHECKS.clear()\nexcept ImportError:\n    pass\n"

@@ -19,6 +19,7 @@ from compare.bench.config import BenchConfig
 from compare.checkpoints.convert import CheckpointErrors, check_writable, save_manual, save_torch
 from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from compare.config import ConfigError, RunConfig
+from compare.diagnose.run import DiagnoseError
 from compare.exercises.grade import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import Comparison, run_both
@@ -191,7 +192,7 @@ def cmd_exercises(args: argparse.Namespace) -> int:
         print(f"grade it with: gradcompare exercises check {args.dir}")
         return EXIT_OK
     from compare.exercises import grade
-    from compare.exercises.sandbox import Limits
+    from compare.sandbox import Limits
 
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
@@ -223,7 +224,34 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     return EXIT_OK if book.passed else EXIT_FAILED
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """Run a learner's loop and name its mistake: exit 0 correct, 1 a mistake, 2 unusable."""
+    from compare.diagnose.run import Settings, diagnose
+    from compare.sandbox import Limits
+
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
+    settings = Settings(args.epochs, args.lr, args.loss, args.optimizer)
+    if args.plot is not None:
+        existing_folder(args.plot, "--plot")
+    result = diagnose(args.file, settings, Limits(wall_s=args.timeout))
+    figure = None
+    if args.plot is not None:
+        from compare import plots
+
+        figure = args.plot / "diagnosis.png"
+        plots.save_png(result.plot(), figure)
+    if args.json:
+        print(json.dumps({**result.as_json(), "figure": figure and str(figure)}, indent=2))
+    else:
+        print("\n".join(result.lines()))
+        if figure is not None:
+            print(f"wrote {figure}")
+    return EXIT_OK if result.correct else EXIT_FAILED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "diagnose": cmd_diagnose,
     "exercises": cmd_exercises,
     "bench": cmd_bench,
     "run": cmd_run,
@@ -238,7 +266,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](args)
     except (manual.train.DivergedError, torch_impl.train.DivergedError) as e:
         print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
-    except (ConfigError, DeviceError, UserError, ScaffoldError, GradeError, *CheckpointErrors) as e:
+    except (
+        ConfigError, DeviceError, UserError, ScaffoldError, GradeError, DiagnoseError,
+        *CheckpointErrors,
+    ) as e:  # fmt: skip
         print(f"gradcompare: error: {e}", file=sys.stderr)
     except OSError as e:  # a folder that cannot be written, a full disk, …
         where = f"{e.filename}: " if e.filename else ""
@@ -247,6 +278,24 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def diverged_advice(e: ArithmeticError, args: argparse.Namespace) -> str:
-    """What to try after a diverged run: a smaller lr, with the stable limit when it is known."""
+    """What to try after a diverged run: a smaller lr, with the stable limit when it is known.
+
+    For MSE and SGD the limit is exact (closed_form.mse_stable_lr); other losses and Adam
+    have none so simple, so only the lr that was used is named.
+    """
     lr = getattr(args, "lr", None)
+    config = config_from(args) if lr is not None else None
+    if config is not None and config.loss == "mse" and config.optimizer == "sgd":
+        from compare.closed_form import mse_stable_lr
+        from compare.experiment import make_data
+
+        X = make_data(config).X_train
+        if config.batch_size is None and not config.nesterov and config.weight_decay == 0:
+            limit = mse_stable_lr(X, config.momentum)
+            if config.lr <= limit:
+                return f"it stays below the stable limit {limit:.4g}, so look beyond --lr"
+            return (
+                f"--lr {lr:g} is above the stable limit {limit:.4g} = 2(1 + μ)/λ_max of the MSE "
+                f"Hessian for this data; use --lr below {limit:.4g}"
+            )
     return f"try a smaller --lr (this run used {lr})"

@@ -178,6 +178,24 @@ def build_parser() -> Parser:
     )
     add_grading_flags(grade)
 
+    diag = sub.add_parser(
+        "diagnose", help="run your own torch training loop and name the mistake in it"
+    )
+    diag.add_argument(
+        "file", type=Path, metavar="FILE.py",
+        help="defines train(model, loss_fn, optimizer, X_train, y_train, X_test, y_test, epochs)"
+        " and optionally build() -> (model, loss_fn, optimizer)",
+    )  # fmt: skip
+    diag.add_argument("--epochs", type=int, default=100, help="passed to train()")
+    diag.add_argument("--lr", type=float, default=0.01, help="the learning rate to check against")
+    diag.add_argument("--loss", choices=LOSS_NAMES, default="l1", help="the loss to check against")
+    diag.add_argument(
+        "--optimizer", choices=OPTIMIZER_NAMES, default="sgd", help="the optimizer to check against"
+    )
+    diag.add_argument("--json", action="store_true", help="print one JSON object instead")
+    diag.add_argument("--plot", type=Path, metavar="DIR", help="write diagnosis.png here")
+    diag.add_argument("--timeout", type=float, default=120.0, help="wall-clock seconds for the run")
+
     from compare.cli.show import TOPICS
 
     show = sub.add_parser("show", help="the manual and the torch code for one idea, side by side")

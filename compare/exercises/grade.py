@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from compare.exercises.checks import CHECKS, Case, error_line
-from compare.exercises.sandbox import Limits, run_child
 from compare.exercises.tasks import BY_NUMBER, TASKS
 from compare.files import atomic_write
+from compare.sandbox import Limits, run_child
 
 if sys.version_info >= (3, 11):
     import tomllib

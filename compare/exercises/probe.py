@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from compare.exercises.sandbox import decode, encode
+from compare.sandbox import decode, encode
 
 
 class NoTorch(importlib.abc.MetaPathFinder):

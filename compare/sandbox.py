@@ -70,8 +70,10 @@ def decode(value: object) -> Any:
     return value
 
 
-def run_child(folder: Path, request: dict[str, Any], limits: Limits) -> ChildResult:
-    """Run compare.exercises.probe on `request` against the `manual` in `folder`."""
+def run_child(
+    folder: Path, request: dict[str, Any], limits: Limits, entry: str = "compare.exercises.probe"
+) -> ChildResult:
+    """Run `entry`.main on `request` in `folder` (by default the probe of a student's manual/)."""
     root = Path(str(compare.__file__)).parent.parent  # where our own package is importable
     with tempfile.TemporaryDirectory(prefix="gradcompare-grade-") as tmp:
         req, resp = Path(tmp) / "request.json", Path(tmp) / "answer.json"
@@ -87,7 +89,7 @@ def run_child(folder: Path, request: dict[str, Any], limits: Limits) -> ChildRes
             f"r.setrlimit(r.RLIMIT_AS, ({mem}, {mem})); "
             "r.setrlimit(r.RLIMIT_CORE, (0, 0)); "
             f"import sys; sys.path.insert(0, {str(root)!r}); "
-            "from compare.exercises.probe import main; main(sys.argv[1], sys.argv[2])"
+            f"from {entry} import main; main(sys.argv[1], sys.argv[2])"
         )
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
