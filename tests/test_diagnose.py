@@ -166,3 +166,15 @@ def test_plot_writes_the_path_on_the_landscape(tmp_path, capsys):
 def test_diagnosis_renders_in_a_notebook():
     result = diagnose(MISTAKES / "no_zero_grad.py")
     assert "no_zero_grad" in result._repr_html_()
+
+
+def test_the_docs_show_every_mistake_with_its_real_line_and_picture():
+    root = MISTAKES.parent
+    text = (root / "mistakes.md").read_text()
+    for mid, m in CATALOGUE.items():
+        kind = "warning" if m.warning else "MISTAKE"
+        assert f"## `{mid}`" in text and f"{kind} {mid}: " in text
+        assert (root / "images" / "mistakes" / f"{mid}.png").is_file()
+    # The README's example is this run's real output, word for word.
+    line = diagnose(MISTAKES / "wrong_parameters.py").lines()[1]
+    assert line in (root.parent / "README.md").read_text() and line in text
