@@ -46,7 +46,7 @@ def planted(tmp_path, *edits):
     dest = tmp_path / "student"
     new_copy(dest, with_solutions=True)
     for file, old, new in edits:
-        path = dest / "manual" / file
+        path = dest / (file if "/" in file else f"manual/{file}")
         text = path.read_text() if path.exists() else ""
         assert old in text, f"{old!r} not in {file}"
         path.write_text(text.replace(old, new, 1))
@@ -61,11 +61,13 @@ def test_every_task_has_a_region_and_every_region_a_task():
     found = set()
     for path in (ROOT / "manual").glob("*.py"):
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
-    assert found == set(ALL) and len(ALL) == 12
+    for path in (ROOT / "torch_impl").glob("*.py"):
+        found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
+    assert found == set(ALL) and len(ALL) == 16
 
 
 def test_stripped_sources_still_compile_and_raise():
-    for path in (ROOT / "manual").glob("*.py"):
+    for path in [*(ROOT / "manual").glob("*.py"), *(ROOT / "torch_impl").glob("*.py")]:
         stripped = strip_solutions(path.read_text())
         compile(stripped, str(path), "exec")
         assert "BEGIN SOLUTION" not in stripped
@@ -77,21 +79,23 @@ def test_stripped_sources_still_compile_and_raise():
 def test_a_blank_copy_scores_zero_and_carries_no_solution_code(tmp_path):
     new_copy(tmp_path / "hw")
     book = grade_folder(tmp_path / "hw")
-    assert failing(book) == ALL and book.total == 0 and book.maximum == 120
-    assert all(t.message == "not implemented yet" for t in book.tasks)
+    assert failing(book) == ALL and book.total == 0 and book.maximum == 160
+    assert all("not implemented yet" in t.message for t in book.tasks)
     text = "\n".join(p.read_text() for p in (tmp_path / "hw").rglob("*.py"))
     # The formulas stay in the docstrings; the code of tasks 3-6 is nowhere, fast.py included.
     assert "dL/dŷ_i = 2 r_i / N." in text
     for solution in ("2.0 / resid.size", "np.sign(resid)", "np.clip(resid", "X.T @ dpred",
-                     "np.sign(r)", "2 * r", "X.T @ g"):  # fmt: skip
+                     "np.sign(r)", "2 * r", "X.T @ g", "optimizer.zero_grad()  # 3.", "torch.load(Path(path), weights_only=True)",
+                     "    torch.manual_seed(42)\n    model = "):  # fmt: skip
         assert solution not in text, solution
     assert not (tmp_path / "hw" / "manual" / "fast.py").exists()
+    assert not (tmp_path / "hw" / "torch_impl" / "nograd.py").exists()
 
 
 def test_the_key_scores_full_marks_and_the_seed_replays(key):
     book = grade_folder(key, seed=123)
     assert failing(book) == [], [t.line() for t in book.tasks if not t.passed]
-    assert book.total == book.maximum == 120
+    assert book.total == book.maximum == 160
     again = grade_folder(key, [8], seed=123)
     assert again.tasks[0].maxdiff == book.tasks[7].maxdiff  # the same drawn inputs
 
@@ -129,6 +133,15 @@ MISTAKES = {
     "adam: maximize after L2": (12, "optim.py", "                g = g + opt.weight_decay * theta\n        # torch", "                g = g + (-1 if opt.maximize else 1) * opt.weight_decay * theta\n        # torch", "flip the gradient first"),
     "adam: a state field misnamed": (12, "optim.py", "        v = beta2 * v + (1 - beta2) * g * g", "        v = beta2 * state.exp_avg_sqr[0] + (1 - beta2) * g * g", "missing"),
     "adam: by torch.optim": (12, "optim.py", "        theta = theta - step_size * (m / denom)\n", "        import torch\n\n        theta = torch.tensor(theta).numpy()\n", "may not import torch"),
+    "torch build: no seed": (13, "torch_impl/train.py", "    torch.manual_seed(42)\n    model = LinearRegressionModel()", "    model = LinearRegressionModel()", "torch.manual_seed(42)"),
+    "torch build: sum reduction": (13, "torch_impl/train.py", "    loss_fn = nn.L1Loss()\n", "    loss_fn = nn.L1Loss(reduction='sum')\n", "mean reduction"),
+    "torch build: another model's parameters": (13, "torch_impl/train.py", "optimizer = torch.optim.SGD(params=model.parameters(), lr=lr)", "optimizer = torch.optim.SGD(params=LinearRegressionModel().parameters(), lr=lr)", "model.parameters()"),
+    "torch loop: no zero_grad": (14, "torch_impl/train.py", "    optimizer.zero_grad()  # 3.", "    pass  # 3.", "no_zero_grad"),
+    "torch loop: zero_grad after backward": (14, "torch_impl/train.py", "    optimizer.zero_grad()  # 3. clear last step's gradients\n    loss.backward()  # 4. backpropagation: fills .grad of every parameter\n", "    loss.backward()\n    optimizer.zero_grad()\n", "zero_grad_after_backward"),
+    "predict: no eval()": (15, "torch_impl/train.py", "    model.eval()  # layers", "    pass  # layers", "model.eval()"),
+    "predict: autograd on": (15, "torch_impl/train.py", "    with torch.inference_mode():  # no graph", "    with torch.enable_grad():  # no graph", "inference_mode()"),
+    "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "torch.load(Path(path), weights_only=True)", "torch.load(Path(path), weights_only=False)", "weights_only=True"),
+    "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "torch.save(model.state_dict(), buffer)", "torch.save(list(model.parameters()), buffer)", "model.state_dict()"),
 }  # fmt: skip
 
 
@@ -136,9 +149,13 @@ MISTAKES = {
 def test_a_planted_mistake_fails_its_task_only_with_its_hint(
     tmp_path, task, file, old, new, needle
 ):
-    book = grade_folder(planted(tmp_path, (file, old, new)), seed=7)
+    # Every task of the package the mistake is planted in: the other package's tasks import
+    # nothing from this one (test_rules.py), so they cannot change.
+    package = "torch_impl" if file.startswith("torch_impl/") else "manual"
+    numbers = [t.number for t in TASKS if t.package == package]
+    book = grade_folder(planted(tmp_path, (file, old, new)), numbers, seed=7)
     assert failing(book) == [task], [t.line() for t in book.tasks if not t.passed]
-    line = book.tasks[task - 1].line()
+    line = next(t for t in book.tasks if t.number == task).line()
     assert line.startswith("FAIL") and needle in line, line
 
 
@@ -190,7 +207,7 @@ def test_torch_through_a_helper_module_is_named(tmp_path):
 
 def test_a_syntax_error_fails_the_tasks_that_need_that_file_and_names_it(tmp_path):
     dest = planted(tmp_path, ("losses.py", "def mse(pred", "def mse(pred,,"))
-    book = grade_folder(dest)
+    book = grade_folder(dest, [t.number for t in TASKS if t.package == "manual"])
     needs_losses = [3, 4, 5, 6, 9, 10, 11]  # losses.py, and the modules that import it
     assert failing(book) == needs_losses
     for n in needs_losses:
@@ -280,14 +297,14 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     assert len(results) == 6
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"correct", "blank", "broken", "hostile", "hardcoded", "empty"}
-    assert rows["correct"]["total"] == "120" and rows["blank"]["total"] == "0"
+    assert rows["correct"]["total"] == "160" and rows["blank"]["total"] == "0"
     assert rows["broken"]["task2"] == "0" and rows["broken"]["task1"] == "10"
     # Its exit and its endless loop cost it tasks 3 and 7; its patch of the grader did nothing.
     assert rows["hostile"]["task3"] == rows["hostile"]["task7"] == "0"
-    assert rows["hostile"]["total"] == "100"
+    assert rows["hostile"]["total"] == "140"
     assert rows["hardcoded"]["task2"] != "10" and rows["hardcoded"]["task3"] == "10"
     assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
-    assert all(rows[s]["maximum"] == "120" for s in rows)
+    assert all(rows[s]["maximum"] == "160" for s in rows)
     feedback = (subs / "broken" / "feedback.txt").read_text()
     assert "SyntaxError in model.py line" in feedback and "seed 11" in feedback
 

@@ -1,10 +1,11 @@
 """Save and load the torch side: the course's .pth state_dict, or the shared .safetensors layout.
 
 The course saves with `torch.save(model.state_dict(), PATH)` and loads with
-`model.load_state_dict(torch.load(PATH))`. .pth files are pickles, so they are read only with
-`torch.load(..., weights_only=True)`, which rebuilds tensors and plain containers and refuses
-anything that would run code. The .safetensors layout is the one manual/checkpoint.py documents;
-either side loads the other's file.
+`model.load_state_dict(torch.load(PATH))`: save_state_dict and load_state_dict, first below.
+.pth files are pickles, so they are read only with `torch.load(..., weights_only=True)`, which
+rebuilds tensors and plain containers and refuses anything that would run code. `save` and
+`load` keep a whole run (optimizer state, history, metadata), as .pth or in the .safetensors
+layout manual/checkpoint.py documents; either side loads the other's file.
 
 `load` trusts the sizes a file declares; give it `check` to look at every tensor first, as
 gradcompare does (compare/checkpoints/safety.py) for a file from elsewhere.
@@ -60,6 +61,26 @@ class Checkpoint:
     optimizer_state: dict[str, list[torch.Tensor | None]]  # key -> [weight's, bias's] buffers
     history: History  # per-epoch losses and parameters so far (empty for a course file)
     metadata: dict[str, str]  # implementation, model, loss, dtype, epoch, config, versions
+
+
+def save_state_dict(model: nn.Module, path: str | Path) -> None:
+    """The course's save: torch.save(model.state_dict(), path), written atomically."""
+    # BEGIN SOLUTION task-16
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic_write(Path(path), buffer.getvalue())
+    # END SOLUTION
+
+
+def load_state_dict(model: nn.Module, path: str | Path) -> None:
+    """The course's load: model.load_state_dict(torch.load(path, weights_only=True)).
+
+    weights_only=True rebuilds tensors and plain containers only: a file that would run
+    code when unpickled is refused instead.
+    """
+    # BEGIN SOLUTION task-16
+    model.load_state_dict(torch.load(Path(path), weights_only=True))
+    # END SOLUTION
 
 
 def save(

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from torch_impl.model import weight_and_bias
+from torch_impl.model import LinearRegressionModel, weight_and_bias
 
 
 class DivergedError(ArithmeticError):
@@ -32,6 +32,31 @@ class History:
     bias: list[float] = field(default_factory=list)  # b after each epoch
 
 
+def build(lr: float = 0.01) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer]:
+    """The chapter's start: seed 42, its nn.Parameter model, L1 loss and SGD.
+
+    torch.manual_seed(42); model_0 = LinearRegressionModel()
+    loss_fn = nn.L1Loss(); optimizer = torch.optim.SGD(params=model_0.parameters(), lr=0.01)
+    """
+    # BEGIN SOLUTION task-13
+    torch.manual_seed(42)
+    model = LinearRegressionModel()
+    loss_fn = nn.L1Loss()
+    optimizer = torch.optim.SGD(params=model.parameters(), lr=lr)
+    return model, loss_fn, optimizer
+    # END SOLUTION
+
+
+def predict(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """ŷ for X as the chapter infers: model.eval(), then the forward pass under inference_mode()."""
+    # BEGIN SOLUTION task-15
+    model.eval()  # layers such as dropout behave as at test time
+    with torch.inference_mode():  # no graph: nothing here will be differentiated
+        pred: torch.Tensor = model(X)
+    return pred
+    # END SOLUTION
+
+
 def train_step(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -39,13 +64,18 @@ def train_step(
     X: torch.Tensor,
     y: torch.Tensor,
 ) -> torch.Tensor:
-    """One step, the course's five lines; returns the loss from before the update."""
+    """One step, the course's five lines; returns the loss from before the update.
+
+    forward, loss, optimizer.zero_grad(), loss.backward(), optimizer.step()
+    """
+    # BEGIN SOLUTION task-14
     y_pred = model(X)  # 1. forward pass
     loss: torch.Tensor = loss_fn(y_pred, y)  # 2. loss
     optimizer.zero_grad()  # 3. clear last step's gradients
     loss.backward()  # 4. backpropagation: fills .grad of every parameter
     optimizer.step()  # 5. gradient descent: θ ← θ - lr·∇θ
     return loss.detach()
+    # END SOLUTION
 
 
 def fit(
@@ -74,9 +104,8 @@ def fit(
             batch_losses.append(loss.item())
 
         ### Testing
-        model.eval()
         with torch.inference_mode():
-            test_loss = loss_fn(model(X_test), y_test)
+            test_loss = loss_fn(predict(model, X_test), y_test)
 
         weight, bias = weight_and_bias(model)
         w = weight.detach().cpu().numpy().copy()

@@ -33,6 +33,7 @@ from manual.model import forward
 from torch_impl.data import to_tensor
 from torch_impl.device import resolve_device
 from torch_impl.model import MODELS
+from torch_impl.train import predict as predict_with
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,7 @@ def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, 
         features=ck.weight.numel(), dtype=ck.weight.dtype
     )
     tck.restore(model, ck)
-    model.eval()
-    with torch.inference_mode():
-        preds = model(to_tensor(X.astype(str(ck.weight.dtype).removeprefix("torch."))))
+    preds = predict_with(model, to_tensor(X.astype(str(ck.weight.dtype).removeprefix("torch."))))
     return X, preds[:, 0].numpy()
 
 

@@ -296,6 +296,6 @@ def diverged_advice(e: ArithmeticError, args: argparse.Namespace) -> str:
                 return f"it stays below the stable limit {limit:.4g}, so look beyond --lr"
             return (
                 f"--lr {lr:g} is above the stable limit {limit:.4g} = 2(1 + μ)/λ_max of the MSE "
-                f"Hessian for this data; use --lr below {limit:.4g}"
+                f"Hessian for this data; use a smaller --lr, below {limit:.4g}"
             )
     return f"try a smaller --lr (this run used {lr})"

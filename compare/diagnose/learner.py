@@ -58,7 +58,7 @@ def course_build(lr: float, loss: str, optimizer: str) -> tuple[Any, Any, Any]:
 
 
 def record(req: dict[str, Any]) -> dict[str, Any]:
-    """Run the learner's train() under instrumentation; return the recording."""
+    """Run the learner's file's train() under instrumentation; return the recording."""
     path = Path(req["file"])
     sys.path.insert(0, str(path.parent))
     try:
@@ -69,9 +69,15 @@ def record(req: dict[str, Any]) -> dict[str, Any]:
         raise LearnerError(_raised(e, path)) from None
     train = namespace.get("train")
     if not callable(train):
-        raise LearnerError(f"{path.name} defines no train(model, loss_fn, optimizer, X_train, "
-                           "y_train, X_test, y_test, epochs)")  # fmt: skip
-    build = namespace.get("build")
+        raise LearnerError(
+            f"{path.name} defines no train(model, loss_fn, optimizer, X_train, "
+            "y_train, X_test, y_test, epochs)"
+        )
+    return record_run(req, train, namespace.get("build"), path)
+
+
+def record_run(req: dict[str, Any], train: Any, build: Any, path: Path) -> dict[str, Any]:
+    """Build (the learner's way, or the course's), instrument, and run `train`."""
     seed42_start = None
     try:
         if callable(build):

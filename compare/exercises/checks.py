@@ -9,6 +9,7 @@ Nothing here is ever visible to, or importable by, the student's code.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -900,6 +901,195 @@ def judge_adam(answer: dict[str, Any], plan: Plan) -> list[Case]:
     return out
 
 
+# ------------------------------------------------------------ the torch side (tasks 13-16)
+
+
+def _seed42_start() -> np.ndarray:
+    torch.manual_seed(42)
+    return np.concatenate([torch.randn(1).double().numpy(), torch.randn(1).double().numpy()])
+
+
+def build_build(rng: np.random.Generator) -> Plan:
+    lrs = [0.01, round(float(rng.uniform(0.02, 0.5)), 4)]
+    return Plan({"lrs": lrs}, {"lrs": lrs, "start": _seed42_start()})
+
+
+def judge_build(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    lrs, start = plan.expected["lrs"], plan.expected["start"]
+    got = answer_cases(answer, len(lrs), "build")
+
+    def check(mine: dict[str, Any], lr: float) -> float:
+        d = expect_close(mine["params"], start, "the starting (weights, bias)")
+        if (mine["loss"], mine["reduction"]) != ("L1Loss", "mean"):
+            raise Fail(
+                f"loss_fn is {mine['loss']}(reduction={mine['reduction']!r})",
+                hint="the chapter's loss is nn.L1Loss(), mean reduction",
+            )
+        if mine["optimizer"] != "SGD" or not math.isclose(mine["lr"], lr):
+            raise Fail(
+                f"the optimizer is {mine['optimizer']}(lr={mine['lr']:g}), asked for "
+                f"SGD(lr={lr:g})",
+                hint="torch.optim.SGD(params=..., lr=lr)",
+            )
+        if not mine["holds_model_params"]:
+            raise Fail(
+                "the optimizer does not hold this model's parameters",
+                hint="build the optimizer over model.parameters() of the model returned",
+            )
+        return d
+
+    out = []
+    for lr, mine in zip(lrs, got, strict=True):
+        case = judged(f"lr={lr:g}", partial(check, mine, lr), mine)
+        if not case.passed and "starting" in case.message:
+            case.hint = "call torch.manual_seed(42) just before LinearRegressionModel()"
+        out.append(case)
+    return out
+
+
+def build_torch_loop(rng: np.random.Generator) -> Plan:
+    from compare.diagnose.run import Settings, course_data
+
+    data = course_data()
+    settings = [
+        Settings(epochs=int(rng.integers(20, 60))),
+        Settings(epochs=int(rng.integers(20, 60)), lr=0.05, loss="mse"),
+        Settings(epochs=int(rng.integers(10, 30)), lr=0.05, optimizer="adam"),
+    ]
+    shared = {k: getattr(data, k) for k in ("X_train", "y_train", "X_test", "y_test")}
+    cases = [{**shared, "epochs": s.epochs, "lr": s.lr, "loss": s.loss,
+              "optimizer": s.optimizer} for s in settings]  # fmt: skip
+    return Plan({"cases": cases}, {"settings": settings, "data": data})
+
+
+def judge_torch_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    from compare.diagnose.run import DiagnoseError, analyse
+
+    settings, data = plan.expected["settings"], plan.expected["data"]
+    got = answer_cases(answer, len(settings), "fit")
+    out = []
+    for s, rec in zip(settings, got, strict=True):
+        name = f"{s.loss}, {s.optimizer} lr={s.lr:g}, {s.epochs} epochs"
+        if isinstance(rec, dict) and "__error__" in rec:
+            out.append(judged(name, lambda: 0.0, rec))
+            continue
+        try:
+            diagnosis = analyse("your loop", s, data, rec)
+        except DiagnoseError as e:
+            out.append(Case(name, False, None, str(e), ""))
+            continue
+        if diagnosis.correct:
+            out.append(Case(name, True, 0.0))
+        elif diagnosis.diagnosis:
+            first = diagnosis.diagnosis[0]
+            out.append(Case(name, False, None, f"{first.id}: {first.message}", ""))
+        else:
+            d = diagnosis.first_departure or {}
+            out.append(
+                Case(
+                    name,
+                    False,
+                    None,
+                    f"the run departs from torch's at epoch {d.get('epoch')}",
+                    "forward, loss, zero_grad, backward, step",
+                )
+            )
+    return out
+
+
+def build_predict(rng: np.random.Generator) -> Plan:
+    cases, refs = [], []
+    for _ in range(3):
+        w, b = seeded(rng, (1,), "float32"), seeded(rng, (1,), "float32")
+        X = rng.uniform(-1, 1, (int(rng.integers(3, 20)), 1)).astype(np.float32)
+        cases.append({"w": w, "b": b, "X": X})
+        refs.append((t(X) * t(w) + t(b)).double().numpy())
+    return Plan({"cases": cases}, {"refs": refs})
+
+
+def judge_predict(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    refs = plan.expected["refs"]
+    got = answer_cases(answer, len(refs), "predict")
+
+    def check(mine: dict[str, Any], ref: np.ndarray) -> float:
+        d = expect_close(mine["pred"], ref, "ŷ", "float32")
+        seen = mine.get("seen") or [{}]
+        if any(s.get("training", True) for s in seen):
+            raise Fail("the forward pass ran in train mode", hint="call model.eval() first")
+        if any(not s.get("inference", False) for s in seen):
+            raise Fail(
+                "the forward pass ran with autograd on",
+                hint="run it inside `with torch.inference_mode():`",
+            )
+        return d
+
+    return [judged(f"N={len(r)}", partial(check, g, r), g) for g, r in zip(got, refs, strict=True)]
+
+
+class _Payload:
+    """Unpickled, it would create a file: the proof that a loader ran code from a file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.marker, "w"))
+
+
+def build_state_dict(rng: np.random.Generator) -> Plan:
+    folder = tempfile.TemporaryDirectory(prefix="gradcompare-sd-")
+    Path(folder.name).chmod(0o777)
+    evil, marker = Path(folder.name) / "evil.pth", Path(folder.name) / "code-ran"
+    torch.save({"weights": _Payload(str(marker)), "bias": torch.zeros(1)}, evil)
+    request = {"w": seeded(rng, (1,), "float32"), "b": seeded(rng, (1,), "float32"),
+               "path": str(Path(folder.name) / "model_0.pth"), "evil": str(evil),
+               "marker": str(marker)}  # fmt: skip
+    return Plan(request, {"request": request}, folder.cleanup)
+
+
+def judge_state_dict(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    req = plan.expected["request"]
+
+    def saved() -> float:
+        try:
+            state = torch.load(req["path"], weights_only=True)  # a reader the student did not write
+        except Exception as e:
+            raise Fail(
+                f"the saved file does not load with torch.load ({str(e)[:80]})",
+                hint="torch.save(model.state_dict(), path)",
+            ) from None
+        if not isinstance(state, dict) or set(state) != {"weights", "bias"}:
+            keys = sorted(map(str, state))[:4] if isinstance(state, dict) else ""
+            raise Fail(
+                f"the file holds a {type(state).__name__} {keys}",
+                hint="save model.state_dict(), not the model or the tensors alone",
+            )
+        return max(
+            expect_close(state["weights"], req["w"], "saved weights", exact=True),
+            expect_close(state["bias"], req["b"], "saved bias", exact=True),
+        )
+
+    def loaded() -> float:
+        want = np.concatenate([req["w"], req["b"]])
+        return expect_close(answer["loaded"], want, "the loaded (weights, bias)", exact=True)
+
+    def loaded_case() -> Case:
+        case = judged("loaded back", loaded, answer.get("loaded"))
+        if not case.passed and not case.hint:
+            case.hint = "model.load_state_dict(torch.load(path, weights_only=True))"
+        return case
+
+    def refused() -> float:
+        if answer.get("ran_code") or answer.get("evil") == "loaded":
+            raise Fail(
+                "a file holding code was loaded (and its code ran)",
+                hint="torch.load(path, weights_only=True): never unpickle objects",
+            )
+        return 0.0
+
+    return [judged("saved", saved), loaded_case(), judged("a hostile file is refused", refused)]
+
+
 Builder = Callable[[np.random.Generator], Plan]
 Judge = Callable[[dict[str, Any], Plan], list[Case]]
 CHECKS: dict[int, tuple[Builder, Judge]] = {
@@ -915,4 +1105,8 @@ CHECKS: dict[int, tuple[Builder, Judge]] = {
     10: (build_checkpoint, judge_checkpoint),
     11: (build_chapter, judge_chapter),
     12: (build_adam, judge_adam),
+    13: (build_build, judge_build),
+    14: (build_torch_loop, judge_torch_loop),
+    15: (build_predict, judge_predict),
+    16: (build_state_dict, judge_state_dict),
 }

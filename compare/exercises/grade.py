@@ -242,7 +242,8 @@ def grade_task(
     task = BY_NUMBER[number]
     worth = (points or load_points(None))[number]
     torch_use = torch_imports(folder) if torch_use is None else torch_use
-    offending = next((torch_use[m] for m in task.modules if m in torch_use), None)
+    hand = task.package == "manual"
+    offending = next((torch_use[m] for m in task.modules if hand and m in torch_use), None)
     if offending is not None:
         return _failed(
             task.number,
@@ -254,7 +255,8 @@ def grade_task(
     build, judge = CHECKS[number]
     plan = build(np.random.default_rng([seed, number]))
     try:
-        child = run_child(folder, {"task": number, **plan.request}, limits or Limits())
+        request = {"task": number, "package": task.package, **plan.request}
+        child = run_child(folder, request, limits or Limits())
         if child.answer is None:
             return _failed(number, task.name, worth, child.failure, _stderr_hint(child.stderr_tail))
         if "error" in child.answer:

@@ -42,12 +42,14 @@ class Refused(Exception):
     """The student's code did something the task forbids; the message says what."""
 
 
-def student(folder: str, module: str) -> types.ModuleType:
-    """manual.<module> from the student's folder, never ours."""
-    mod = importlib.import_module(f"manual.{module}")
+def student(folder: str, module: str, package: str = "manual") -> types.ModuleType:
+    """<package>.<module> from the student's folder, never ours."""
+    mod = importlib.import_module(f"{package}.{module}")
     where = Path(str(mod.__file__)).resolve()
     if Path(folder).resolve() not in where.parents:
-        raise Refused(f"manual.{module} was imported from {where}, not from the student's folder")
+        raise Refused(
+            f"{package}.{module} was imported from {where}, not from the student's folder"
+        )
     return mod
 
 
@@ -408,6 +410,116 @@ def probe_adam(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     return {"cases": each(folder, req["cases"], one)}
 
 
+# ------------------------------------------------------------ the torch side (tasks 13-16)
+
+
+def _params(model: Any) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.concatenate([p.detach().double().reshape(-1).numpy() for p in model.parameters()])
+
+
+def _course_model(folder: str, w: np.ndarray, b: np.ndarray) -> Any:
+    import torch
+
+    model = student(folder, "model", "torch_impl").LinearRegressionModel()
+    with torch.no_grad():
+        model.weights.copy_(torch.from_numpy(w))
+        model.bias.copy_(torch.from_numpy(b))
+    return model
+
+
+def probe_build(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    train = student(folder, "train", "torch_impl")
+
+    def one(lr: float) -> dict[str, Any]:
+        got = train.build(lr=lr)
+        if not (isinstance(got, tuple | list) and len(got) == 3):
+            raise Refused("build() must return (model, loss_fn, optimizer)")
+        model, loss_fn, optimizer = got
+        mine = {id(p) for p in model.parameters()}
+        held = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        return {
+            "params": _params(model),
+            "loss": type(loss_fn).__name__,
+            "reduction": getattr(loss_fn, "reduction", None),
+            "optimizer": type(optimizer).__name__,
+            "lr": float(optimizer.param_groups[0]["lr"]),
+            "holds_model_params": bool(held) and held == mine,
+        }
+
+    return {"cases": each(folder, req["lrs"], one)}
+
+
+def sa_predict(model: Any, X: Any) -> Any:
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        return model(X)
+
+
+def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    from compare.diagnose.learner import LearnerError, record_run
+
+    train = student(folder, "train", "torch_impl")
+    swapped(train, {"predict": sa_predict})  # task 15's piece, so one mistake fails one task
+    path = Path(str(train.__file__))
+
+    def one(case: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return record_run(case, train.fit, None, path)
+        except LearnerError as e:
+            if str(e).startswith("NotImplementedError"):
+                raise NotImplementedError(str(e)) from None
+            raise
+
+    return {"cases": each(folder, req["cases"], one)}
+
+
+def probe_predict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    train = student(folder, "train", "torch_impl")
+
+    def one(case: dict[str, Any]) -> dict[str, Any]:
+        model = _course_model(folder, case["w"], case["b"])
+        model.train()  # as a training loop leaves it
+        seen: list[dict[str, bool]] = []
+        model.register_forward_hook(lambda m, i, o: seen.append({
+            "training": bool(m.training), "inference": torch.is_inference_mode_enabled(),
+            "grad": torch.is_grad_enabled()}))  # fmt: skip
+        pred = train.predict(model, torch.from_numpy(case["X"]))
+        if not isinstance(pred, torch.Tensor):
+            return {"pred": arr(pred), "seen": seen}
+        return {"pred": pred.detach().double().numpy(), "seen": seen}
+
+    return {"cases": each(folder, req["cases"], one)}
+
+
+def probe_state_dict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
+    ck = student(folder, "checkpoint", "torch_impl")
+    model = _course_model(folder, req["w"], req["b"])
+    ck.save_state_dict(model, Path(req["path"]))
+    fresh = _course_model(folder, -req["w"], -req["b"])
+    out: dict[str, Any] = {}
+    try:
+        ck.load_state_dict(fresh, Path(req["path"]))
+        out["loaded"] = _params(fresh)
+    except NotImplementedError:
+        raise
+    except Exception as e:  # the saved file, or the loader, is wrong: judged as a case
+        out["loaded"] = {"__error__": error_of(e, folder)}
+    try:
+        ck.load_state_dict(_course_model(folder, req["w"], req["b"]), Path(req["evil"]))
+        out["evil"] = "loaded"
+    except Exception as e:  # refused, as it should be: which error is the student's choice
+        out["evil"] = type(e).__name__
+    out["ran_code"] = Path(req["marker"]).exists()
+    return out
+
+
 PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     1: probe_data,
     2: probe_forward,
@@ -421,6 +533,10 @@ PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     10: probe_checkpoint,
     11: probe_chapter,
     12: probe_adam,
+    13: probe_build,
+    14: probe_torch_loop,
+    15: probe_predict,
+    16: probe_state_dict,
 }
 
 
@@ -440,7 +556,8 @@ def main(request_path: str, answer_path: str) -> None:
     """Read the request, run the probe, write the answer; every failure is an answer too."""
     req = decode(json.loads(Path(request_path).read_text()))
     folder = req["folder"]
-    sys.meta_path.insert(0, NoTorch())
+    if req.get("package", "manual") == "manual":
+        sys.meta_path.insert(0, NoTorch())
     sys.path.insert(0, folder)
     sys.stdout = sys.stderr  # the student's prints must not reach anything we read
     try:

@@ -41,8 +41,9 @@ def strip_solutions(source: str) -> str:
     return "".join(out)
 
 
-# Files a student copy leaves out: fast.py rewrites tasks 3-6 for speed, so it is their key.
-KEY_ONLY = ("fast.py",)
+# Files a student copy leaves out: they hold tasks 3-6 written another way, so they are keys.
+KEY_ONLY = ("manual/fast.py", "torch_impl/nograd.py")
+PACKAGES = ("manual", "torch_impl")
 
 PYTEST_INI = """[pytest]
 pythonpath = .
@@ -79,7 +80,8 @@ def test_task(number):
 
 README = """# Exercises: linear regression with gradients by hand
 
-Each `raise NotImplementedError("Task N: …")` in `manual/` marks code for you to write; the
+Each `raise NotImplementedError("Task N: …")` in `manual/` (tasks 1-12, by hand in NumPy) and
+`torch_impl/` (tasks 13-16, the chapter's PyTorch workflow) marks code for you to write; the
 docstring above it gives the formula. Grade your work with either of
 
     gradcompare exercises check .          # every task, one line each
@@ -123,17 +125,18 @@ def new_copy(
             moved = moved.with_name(f"{moved.name.split('~')[0]}~{suffix}")
             suffix += 1
         dest.rename(moved)
-    source = Path(str(manual.__file__)).parent
-    (dest / "manual").mkdir(parents=True, exist_ok=True)
-    (dest / "tests").mkdir(exist_ok=True)
+    root = Path(str(manual.__file__)).parent.parent
+    (dest / "tests").mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(source.glob("*.py")):
-        if path.name in KEY_ONLY and not with_solutions:
-            continue
-        text = path.read_text()
-        target = dest / "manual" / path.name
-        target.write_text(text if with_solutions else strip_solutions(text))
-        written.append(target)
+    for package in PACKAGES:
+        (dest / package).mkdir(exist_ok=True)
+        for path in sorted((root / package).glob("*.py")):
+            if f"{package}/{path.name}" in KEY_ONLY and not with_solutions:
+                continue
+            text = path.read_text()
+            target = dest / package / path.name
+            target.write_text(text if with_solutions else strip_solutions(text))
+            written.append(target)
     markers = "\n".join(f"    task{t.number}: {t.name}" for t in TASKS)
     rows = "\n".join(f"| {t.number} | {t.name} | `{t.where}` |" for t in TASKS)
     extra = {

@@ -12,7 +12,8 @@ class Task:
     number: int  # N in "task-N" markers and `pytest -m taskN`
     name: str  # what the student writes
     where: str  # the function(s) holding the solution region
-    modules: tuple[str, ...]  # the student's manual.<module>s the grader imports for it
+    modules: tuple[str, ...]  # the student's <package>.<module>s the grader imports for it
+    package: str = "manual"  # manual (by hand: torch is blocked) or torch_impl (autograd)
     points: float = 10.0  # default worth; an instructor's --points file can change it
 
 
@@ -44,5 +45,33 @@ TASKS: tuple[Task, ...] = (
         ("exercise",),
     ),
     Task(12, "Adam and AdamW update", "manual/optim.py: adam_step", ("optim",)),
+    Task(
+        13,
+        "the course's model, loss and optimizer",
+        "torch_impl/train.py: build",
+        ("train",),
+        "torch_impl",
+    ),
+    Task(
+        14,
+        "the training loop in torch",
+        "torch_impl/train.py: train_step",
+        ("train",),
+        "torch_impl",
+    ),
+    Task(
+        15,
+        "predict under eval() and inference_mode()",
+        "torch_impl/train.py: predict",
+        ("train",),
+        "torch_impl",
+    ),
+    Task(
+        16,
+        "save and load the state_dict",
+        "torch_impl/checkpoint.py: save_state_dict, load_state_dict",
+        ("checkpoint",),
+        "torch_impl",
+    ),
 )
 BY_NUMBER = {t.number: t for t in TASKS}
