@@ -240,13 +240,25 @@ def test_feature_count_must_match_x(files, capsys):
     assert code == 2 and "3 feature(s)" in err and "multiple of 3" in err
 
 
-def test_resume_needs_matching_features_and_dtype(files, capsys):
+def test_resume_takes_left_out_settings_from_the_checkpoint(files, capsys):
+    # The files were written with --features 3 --dtype float64: a bare --resume continues them.
     code, _, err = run_cli(capsys, "train", "--impl", "manual", "--resume", str(files["manual"]))
-    assert code == 2 and "--features 3" in err
+    assert code == 0, err
     code, _, err = run_cli(
-        capsys, "train", "--impl", "torch", "--features", "3", "--resume", str(files["torch_pth"])
+        capsys, "train", "--impl", "torch", "--features", "1", "--resume", str(files["torch_pth"])
     )
-    assert code == 2 and "--dtype float64" in err
+    assert code == 2 and "was trained with --features 3" in err
+    code, _, err = run_cli(
+        capsys,
+        "train",
+        "--impl",
+        "torch",
+        "--dtype",
+        "float32",
+        "--resume",
+        str(files["torch_pth"]),
+    )
+    assert code == 2 and "was trained with --dtype float64" in err
 
 
 def test_save_into_a_missing_folder_is_refused_before_training(tmp_path, capsys):
@@ -382,3 +394,97 @@ def test_non_finite_x_is_refused(files, capsys):
         capsys, "predict", "--load", str(files["manual"]), "--x", "nan", "1", "2"
     )
     assert code == 2 and out == "" and "NaN" in err
+
+
+SGD_BASE = ["--dtype", "float64", "--features", "2", "--noise", "0.1", "--momentum", "0.9",
+            "--batch-size", "8", "--loss", "huber", "--lr", "0.02", "--seed", "5"]  # fmt: skip
+ADAM_BASE = ["--dtype", "float64", "--optimizer", "adam", "--amsgrad", "--betas", "0.8", "0.99",
+             "--eps", "1e-6", "--lr", "0.02"]  # fmt: skip
+MISMATCHES = [
+    (SGD_BASE, ["--loss", "mse"], "--loss huber"),
+    (SGD_BASE, ["--model", "linear"], "--model parameter"),
+    (SGD_BASE, ["--momentum", "0.5"], "--momentum 0.9"),
+    (SGD_BASE, ["--dampening", "0.1"], "--dampening 0.0"),
+    (SGD_BASE, ["--nesterov"], "--nesterov off"),
+    (SGD_BASE, ["--weight-decay", "0.1"], "--weight-decay 0.0"),
+    (SGD_BASE, ["--maximize"], "--maximize off"),
+    (SGD_BASE, ["--lr", "0.05"], "--override lr"),
+    (SGD_BASE, ["--batch-size", "4"], "--batch-size 8"),
+    (SGD_BASE, ["--shuffle"], "--shuffle off"),
+    (SGD_BASE, ["--seed", "6"], "--seed 5"),
+    (SGD_BASE, ["--noise", "1"], "--noise 0.1"),
+    (SGD_BASE, ["--weight", "0.5"], "--weight 0.7"),
+    (SGD_BASE, ["--bias", "0.5"], "--bias 0.3"),
+    (SGD_BASE, ["--step", "0.01"], "--step 0.02"),
+    (SGD_BASE, ["--train-split", "0.7"], "--train-split 0.8"),
+    (SGD_BASE, ["--features", "3"], "--features 2"),
+    (SGD_BASE, ["--dtype", "float32"], "--dtype float64"),
+    (["--dtype", "float64"], ["--optimizer", "adam"], "--optimizer sgd"),
+    (ADAM_BASE, ["--betas", "0.9", "0.999"], "--betas 0.8 0.99"),
+    (ADAM_BASE, ["--eps", "1e-8"], "--eps 1e-06"),
+    (ADAM_BASE, ["--optimizer", "adamw"], "--optimizer adam"),
+]
+
+
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+@pytest.mark.parametrize(
+    ("base", "changed", "needle"),
+    MISMATCHES,
+    ids=lambda m: " ".join(m) if isinstance(m, list) else None,
+)
+def test_resume_refuses_every_setting_that_shapes_the_path(
+    tmp_path, capsys, impl, base, changed, needle
+):
+    path = tmp_path / ("k.pth" if impl == "torch" else "k.safetensors")
+    code, _, err = run_cli(
+        capsys, "train", "--impl", impl, "--epochs", "3", *base, "--save", str(path)
+    )
+    assert code == 0, err
+    code, out, err = run_cli(
+        capsys, "train", "--impl", impl, "--resume", str(path), *base, *changed
+    )
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"was trained with {needle.split(' --')[0]}" in err or needle in err, err
+
+
+@pytest.mark.parametrize("impl", ["manual", "torch"])
+def test_a_bare_resume_continues_the_checkpoint_and_an_override_is_recorded(tmp_path, capsys, impl):
+    path = tmp_path / ("k.pth" if impl == "torch" else "k.safetensors")
+    straight = train_single(RunConfig(epochs=10, dtype="float64", optimizer="adam", amsgrad=True,
+                                      batch_size=6, shuffle=True, lr=0.02), impl)  # fmt: skip
+    code, _, _ = run_cli(capsys, "train", "--impl", impl, "--epochs", "4", "--dtype", "float64",
+                         "--optimizer", "adam", "--amsgrad", "--batch-size", "6", "--shuffle",
+                         "--lr", "0.02", "--save", str(path))  # fmt: skip
+    assert code == 0
+    # Every setting left out comes from the file, AMSGrad's state included.
+    code, out, err = run_cli(capsys, "train", "--impl", impl, "--resume", str(path),
+                             "--epochs", "6", "--json", "--save", str(path))  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(json.loads(out)["weight"], straight.trajectory.weight[-1])
+    code, _, err = run_cli(capsys, "train", "--impl", impl, "--resume", str(path), "--lr", "0.05",
+                           "--override", "lr", "--epochs", "2", "--save", str(path))  # fmt: skip
+    assert code == 0, err
+    meta = load_manual(path).metadata
+    (override,) = json.loads(meta["overrides"])
+    assert override == {"epoch": 10, "setting": "lr", "was": 0.02, "now": 0.05}
+    assert json.loads(meta["config"])["lr"] == 0.05 and meta["epoch"] == "12"
+
+
+def test_amsgrad_on_a_plain_adam_checkpoint_is_one_line_on_both_sides(tmp_path, capsys):
+    path = tmp_path / "a.pth"
+    run_cli(
+        capsys,
+        "train",
+        "--impl",
+        "torch",
+        "--optimizer",
+        "adam",
+        "--epochs",
+        "2",
+        "--save",
+        str(path),
+    )
+    for impl in ("manual", "torch"):
+        code, _, err = run_cli(capsys, "train", "--impl", impl, "--optimizer", "adam", "--amsgrad",
+                               "--resume", str(path))  # fmt: skip
+        assert code == 2 and "was trained with --amsgrad off" in err and "Traceback" not in err

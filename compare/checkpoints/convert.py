@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,14 +26,19 @@ CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
 SUFFIXES = {"manual": (".safetensors",), "torch": (".safetensors", ".pth", ".pt")}
 
 
-def metadata_for(config: RunConfig) -> dict[str, str]:
-    """What a checkpoint records about the run that wrote it."""
-    return {
+def metadata_for(
+    config: RunConfig, overrides: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """What a checkpoint records about the run that wrote it (and any settings overridden)."""
+    meta = {
         "model": config.model,
         "loss": config.loss,
         "optimizer": config.optimizer,
         "config": json.dumps(asdict(config)),
     }
+    if overrides:
+        meta["overrides"] = json.dumps(overrides)
+    return meta
 
 
 def steps_per_epoch(config: RunConfig) -> int:
@@ -130,15 +136,23 @@ def check_compatible(
 
 
 def save_manual(
-    path: Path, run: ManualRun, config: RunConfig, before: manual.train.History | None
+    path: Path,
+    run: ManualRun,
+    config: RunConfig,
+    before: manual.train.History | None,
+    overrides: list[dict[str, Any]] | None = None,
 ) -> None:
     """Save the manual side, its history continuing `before` when resumed."""
     history = run.history if before is None else _joined(before, run.history)
-    mck.save(path, *run.params, run.state, history, metadata_for(config))
+    mck.save(path, *run.params, run.state, history, metadata_for(config, overrides))
 
 
 def save_torch(
-    path: Path, run: TorchRun, config: RunConfig, before: manual.train.History | None
+    path: Path,
+    run: TorchRun,
+    config: RunConfig,
+    before: manual.train.History | None,
+    overrides: list[dict[str, Any]] | None = None,
 ) -> None:
     """Save the torch side, its history continuing `before` when resumed."""
     history = run.history
@@ -147,7 +161,7 @@ def save_torch(
         history = torch_impl.train.History(
             joined.train_loss, joined.test_loss, joined.weight, joined.bias
         )
-    meta = metadata_for(config)
+    meta = metadata_for(config, overrides)
     if config.optimizer == "sgd":  # torch's SGD keeps no step count of its own
         meta["optimizer.step"] = str(len(history.train_loss) * steps_per_epoch(config))
     tck.save(path, run.model, run.optimizer, history, meta)

@@ -202,6 +202,13 @@ def check_metadata(path: Path, metadata: object) -> dict[str, str]:
     for key in ("epoch", "optimizer.step"):
         if key in out:
             parse_count(path, key, out[key])
+    if "overrides" in out:
+        try:
+            ok = isinstance(json.loads(out["overrides"]), list)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise CheckpointError(f"{path}: metadata overrides is not a JSON list")
     for key in ("config", "versions"):
         if key in out:
             try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+import manual.checkpoint as mck
 import torch_impl.checkpoint as tck
 from compare.checkpoints.convert import (
     check_compatible,
@@ -18,6 +21,7 @@ from compare.checkpoints.convert import (
     save_torch,
     to_manual,
 )
+from compare.checkpoints.resume import resumed_config
 from compare.config import RunConfig
 from compare.experiment import (
     Trajectory,
@@ -46,50 +50,97 @@ class SingleRun:
 
 
 def train_single(
-    config: RunConfig, impl: str, resume: Path | None = None, save: Path | None = None
+    config: RunConfig,
+    impl: str,
+    resume: Path | None = None,
+    save: Path | None = None,
+    given: frozenset[str] | None = None,
+    overrides: frozenset[str] = frozenset(),
 ) -> SingleRun:
-    """Train `impl` for config.epochs more epochs; resume and save are checkpoint paths."""
+    """Train `impl` for config.epochs more epochs; resume and save are checkpoint paths.
+
+    On resume the checkpoint's recorded settings win (resume.py): `given` names the settings
+    the caller chose (None: all), `overrides` those it may change (only lr).
+    """
     if save is not None:
         check_writable(save, impl)
+    if resume is None:
+        split = make_data(config)
+        model = initial_model(config, resolve_device(config.device))
+        if impl == "manual":
+            return _train_manual(config, split, model, None, save)
+        return _train_torch(config, split, model, None, save)
+    device = resolve_device(config.device)
+    checkpoint = load_manual(resume) if impl == "manual" else load_torch(resume, device)
+    config, changed = resumed_config(resume, checkpoint.metadata, config, given, overrides)
     split = make_data(config)
-    model = initial_model(config, resolve_device(config.device))
+    model = initial_model(config, device)
+    resumed = Resumed(resume, checkpoint, _overrides(checkpoint.metadata, changed))
     if impl == "manual":
-        return _train_manual(config, split, model, resume, save)
-    return _train_torch(config, split, model, resume, save)
+        return _train_manual(config, split, model, resumed, save)
+    return _train_torch(config, split, model, resumed, save)
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A checkpoint being continued, and the overrides its history now carries."""
+
+    path: Path  # for messages
+    checkpoint: mck.Checkpoint | tck.Checkpoint  # as loaded for this side
+    overrides: list[dict[str, Any]]  # every override so far, this one last
+
+
+def _overrides(
+    metadata: dict[str, str], changed: dict[str, tuple[Any, Any]]
+) -> list[dict[str, Any]]:
+    before = json.loads(metadata.get("overrides", "[]"))
+    epoch = int(metadata.get("epoch", "0"))
+    return [*before, *({"epoch": epoch, "setting": k, "was": was, "now": now}
+                       for k, (was, now) in changed.items())]  # fmt: skip
 
 
 def _train_manual(
-    config: RunConfig, split: Split, model: torch.nn.Module, resume: Path | None, save: Path | None
+    config: RunConfig,
+    split: Split,
+    model: torch.nn.Module,
+    resumed: Resumed | None,
+    save: Path | None,
 ) -> SingleRun:
-    start, state, before = start_of(model), None, None
-    if resume is not None:
-        ck = load_manual(resume)
-        check_compatible(resume, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
-        start, before = (ck.weight, ck.bias), ck.history
+    start, state, before, overrides = start_of(model), None, None, []
+    if resumed is not None:
+        ck = resumed.checkpoint
+        assert isinstance(ck, mck.Checkpoint)
+        check_compatible(resumed.path, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
+        start, before, overrides = (ck.weight, ck.bias), ck.history, resumed.overrides
         # No optimizer state in the file (the course's state_dict): start the optimizer fresh.
         state = ck.state if "optimizer.state" in ck.metadata else None
     first = len(before.train_loss) if before else 0
     run = train_manual(config, split, start, state, epoch_offset=first)
     if save is not None:
-        save_manual(save, run, config, before)
+        save_manual(save, run, config, before, overrides)
     return SingleRun("manual", first, Trajectory.from_history(run.history))
 
 
 def _train_torch(
-    config: RunConfig, split: Split, model: torch.nn.Module, resume: Path | None, save: Path | None
+    config: RunConfig,
+    split: Split,
+    model: torch.nn.Module,
+    resumed: Resumed | None,
+    save: Path | None,
 ) -> SingleRun:
-    optimizer, before = None, None
-    if resume is not None:
-        ck = load_torch(resume, next(model.parameters()).device)
+    optimizer, before, overrides = None, None, []
+    if resumed is not None:
+        ck = resumed.checkpoint
+        assert isinstance(ck, tck.Checkpoint)
         dtype = str(ck.weight.dtype).removeprefix("torch.")
-        check_compatible(resume, ck.weight.numel(), dtype, ck.metadata, config)
+        check_compatible(resumed.path, ck.weight.numel(), dtype, ck.metadata, config)
         optimizer = make_torch_optimizer(config, model)
         tck.restore(model, ck, optimizer)
-        before = to_manual(ck).history
+        before, overrides = to_manual(ck).history, resumed.overrides
     first = len(before.train_loss) if before else 0
     run = train_torch(config, split, model, optimizer, epoch_offset=first)
     if save is not None:
-        save_torch(save, run, config, before)
+        save_torch(save, run, config, before, overrides)
     return SingleRun("torch", first, Trajectory.from_history(run.history))
 
 

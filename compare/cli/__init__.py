@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")  # `gradcompare --loss mse` means `gradcompare run --loss mse`
     args = build_parser().parse_args(argv)
+    args.argv = argv  # which flags were typed: a resume keeps the checkpoint's for the others
     if args.command == "show":
         return _quiet_pipe(lambda: _show(args.topic))
     from compare.cli import commands

@@ -113,7 +113,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from compare.checkpoints.single import train_single
 
     config = config_from(args)
-    run = train_single(config, args.impl, resume=args.resume, save=args.save)
+    if args.override and args.resume is None:
+        raise UserError("--override only applies with --resume")
+    run = train_single(
+        config, args.impl, resume=args.resume, save=args.save,
+        given=given_flags(getattr(args, "argv", [])), overrides=frozenset(args.override),
+    )  # fmt: skip
     t = run.trajectory
     if args.json:
         print(json.dumps(side_json(t)))
@@ -124,6 +129,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         print(f"saved {args.save}")
     return EXIT_OK
+
+
+def given_flags(argv: list[str]) -> frozenset[str]:
+    """The RunConfig settings named on the command line (abbreviations are refused, so exact)."""
+    named = {
+        token.split("=", 1)[0][2:].replace("-", "_") for token in argv if token.startswith("--")
+    }
+    return frozenset(named & {f.name for f in fields(RunConfig)})
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

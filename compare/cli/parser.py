@@ -117,7 +117,14 @@ def build_parser() -> Parser:
     )
     add_run_flags(train)
     train.add_argument("--save", type=Path, help="write a checkpoint (.safetensors, or .pth)")
-    train.add_argument("--resume", type=Path, help="start from this checkpoint")
+    train.add_argument(
+        "--resume", type=Path,
+        help="continue this checkpoint: flags left out take its recorded settings",
+    )  # fmt: skip
+    train.add_argument(
+        "--override", action="append", choices=("lr",), default=[],
+        help="with --resume: let this setting differ from the checkpoint's (recorded in it)",
+    )  # fmt: skip
     train.add_argument("--json", action="store_true", help="print one JSON object instead")
 
     pred = sub.add_parser("predict", help="predict with a saved checkpoint")
