@@ -342,8 +342,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.filename is not None:
-            e.filename = str(path)  # the user's path, never the hidden temporary one
+        if isinstance(e, OSError) and e.errno is not None:
+            e.filename = str(path)  # the user's path, never the temporary one, even on ENOSPC
         raise
 
 

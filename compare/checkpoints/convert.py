@@ -6,6 +6,7 @@ Every file is checked by safety.py before either side's loader sees it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,28 @@ def steps_per_epoch(config: RunConfig) -> int:
 
 
 def check_writable(path: Path, impl: str) -> None:
-    """Refuse up front a save that could only fail later: unknown format or missing folder."""
+    """Refuse before training a save that could only fail after it.
+
+    An unknown format, a missing folder, a target that is a folder, a folder we cannot write:
+    each found by writing (and removing) the save's own temporary file, which also clears a
+    stale one a killed run left behind.
+    """
     if path.suffix not in SUFFIXES[impl]:
         raise mck.CheckpointError(
             f"{path}: {impl} checkpoints are {' or '.join(SUFFIXES[impl])} files"
         )
     if not path.parent.is_dir():
         raise mck.CheckpointError(f"{path}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise mck.CheckpointError(f"{path}: is a folder; give a file name inside it")
+    probe = path.with_name(f".{path.name}.gradcompare-tmp")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644))
+        probe.unlink()
+    except OSError as e:
+        raise mck.CheckpointError(
+            f"{path}: cannot write in {path.parent} ({e.strerror}); choose another folder"
+        ) from None
 
 
 def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
@@ -109,6 +125,8 @@ def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint
     safety.check_file(path)
     if path.suffix == ".safetensors":
         safety.check_safetensors_header(path)
+    else:
+        safety.check_pth_container(path)
     return tck.load(path, map_location=device, check=safety.check_torch_tensors)
 
 

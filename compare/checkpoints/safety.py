@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickletools
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -63,6 +66,64 @@ def check_file(path: Path) -> None:
         )
 
 
+MAX_PTH_TENSORS = 64  # storages in a .pth archive; ours hold at most 14
+CODE_OPCODES = frozenset({"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"})
+
+
+def check_pth_container(path: Path) -> None:
+    """Before torch.load: a zip archive of a bounded number of tensors, or a refused pickle.
+
+    torch.load reads every storage a file lists: 200,000 one-value tensors take seconds and
+    gigabytes before any check could run. A raw (pre-zip) pickle is read with pickletools,
+    which only lists opcodes: one that imports or calls anything means the file would run
+    code if unpickled.
+    """
+    if zipfile.is_zipfile(path):
+        count = zip_entries(path)  # from the archive's last record: no entry is read
+        if count > MAX_PTH_TENSORS + 8:  # a few entries besides the storages
+            shown = f"{count:,}" if count < 0xFFFF else "more than 65,535"
+            raise CheckpointError(
+                f"{path}: holds {shown} entries; a checkpoint holds at most "
+                f"{MAX_PTH_TENSORS} tensors; refused"
+            )
+        try:
+            with zipfile.ZipFile(path) as archive:
+                entries = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable .pth file ({e})") from None
+        if sum(e.file_size for e in entries) > MAX_FILE_BYTES:
+            raise CheckpointError(f"{path}: unpacks to more than {MAX_FILE_BYTES:,} bytes; refused")
+        return
+    opcodes: set[str] = set()
+    try:
+        with path.open("rb") as f:
+            for op, _, _ in pickletools.genops(f):
+                opcodes.add(op.name)
+    except Exception:
+        return  # not a pickle at all: torch.load says so in its own words
+    if opcodes & CODE_OPCODES:
+        raise CheckpointError(
+            f"{path}: refused: this file tries to import or call Python code when unpickled; "
+            "only weights-only checkpoints are accepted"
+        )
+    raise CheckpointError(
+        f"{path}: a plain pickle, not a torch checkpoint; save it with torch.save(state_dict, path)"
+    )
+
+
+def zip_entries(path: Path) -> int:
+    """The entry count a zip archive's end-of-central-directory record declares."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 12 > len(tail):
+        return 0
+    return int.from_bytes(tail[at + 10 : at + 12], "little")  # 0xFFFF: zip64, very many
+
+
 def names_line(names: Iterable[object], most: int = 5) -> str:
     """A few names and a count, so 200,000 bad names still make a one-line error."""
     shown = sorted(str(n) for n in names)
@@ -95,6 +156,10 @@ def check_safetensors_header(path: Path) -> None:
         raise CheckpointError(f"{path}: not a readable .safetensors file ({reason})") from None
     check_layout(path, header)
     check_metadata(path, metadata)
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a gradcompare checkpoint (format {str(metadata.get('format'))[:40]!r})"
+        )
 
 
 def check_layout(path: Path, header: dict[str, tuple[str, tuple[int, ...]]]) -> None:

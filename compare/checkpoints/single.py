@@ -150,24 +150,42 @@ def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, 
         impl = "torch" if path.suffix in (".pth", ".pt") else "manual"
     if impl == "manual":
         mine = load_manual(path)
-        X = _rows(path, xs, mine.weight.size).astype(mine.weight.dtype)
-        return X, forward(X, mine.weight, mine.bias)[:, 0]
+        X = _rows(path, xs, mine.weight.size, str(mine.weight.dtype))
+        with np.errstate(over="ignore", invalid="ignore"):
+            preds = forward(X.astype(mine.weight.dtype), mine.weight, mine.bias)[:, 0]
+        return X, _finite(preds, str(mine.weight.dtype))
     ck = load_torch(path)
-    X = _rows(path, xs, ck.weight.numel())
+    dtype = str(ck.weight.dtype).removeprefix("torch.")
+    X = _rows(path, xs, ck.weight.numel(), dtype)
     model = MODELS[ck.metadata.get("model", "parameter")](
         features=ck.weight.numel(), dtype=ck.weight.dtype
     )
     tck.restore(model, ck)
-    preds = predict_with(model, to_tensor(X.astype(str(ck.weight.dtype).removeprefix("torch."))))
-    return X, preds[:, 0].numpy()
+    out = predict_with(model, to_tensor(X.astype(dtype)))
+    return X, _finite(out[:, 0].numpy(), dtype)
 
 
-def _rows(path: Path, xs: list[float], d: int) -> np.ndarray:
-    if not np.all(np.isfinite(xs)):
-        raise tck.CheckpointError("--x holds NaN or infinity; give finite numbers")
+def _rows(path: Path, xs: list[float], d: int, dtype: str) -> np.ndarray:
+    """--x as rows of d values, each finite in the model's dtype."""
+    with np.errstate(over="ignore"):
+        cast = np.asarray(xs, dtype=np.float64).astype(dtype)
+    if not np.all(np.isfinite(cast)):
+        raise tck.CheckpointError(
+            f"--x holds NaN or infinity, or a value beyond the model's {dtype}; give finite "
+            f"numbers within ±{float(np.finfo(dtype).max):.3g}"
+        )
     if len(xs) % d:
         raise tck.CheckpointError(
             f"{path}: the model takes {d} feature(s) per point but --x gave {len(xs)} value(s); "
             f"give a multiple of {d}"
         )
     return np.asarray(xs, dtype=np.float64).reshape(-1, d)
+
+
+def _finite(preds: np.ndarray, dtype: str) -> np.ndarray:
+    """Predictions, unless one overflowed the model's dtype (JSON has no -Infinity)."""
+    if not np.all(np.isfinite(preds)):
+        raise tck.CheckpointError(
+            f"a prediction overflows {dtype}: give smaller --x values for this model"
+        )
+    return preds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -72,14 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.parent.mkdir(exist_ok=True)  # runs/ is ours to make
         existing_folder(out, "--out")
     c = run_both(config)
-    saved = []
-    if args.save_dir is not None:
-        saved = [
-            args.save_dir / n for n in ("manual.safetensors", "torch.safetensors", "torch.pth")
-        ]
-        save_manual(saved[0], c.manual_run, config, None)
-        save_torch(saved[1], c.torch_run, config, None)
-        save_torch(saved[2], c.torch_run, config, None)
+    saved = [] if args.save_dir is None else [args.save_dir / n for n in SAVE_DIR_FILES]
+    if saved:
+        save_all(saved, c, config)
     grads = check_gradients(
         c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, config.loss
     )
@@ -96,6 +92,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         for path in saved:
             print(f"saved {path}")
     return EXIT_OK if c.agree else EXIT_FAILED
+
+
+def save_all(paths: list[Path], c: Comparison, config: RunConfig) -> None:
+    """All three checkpoints or none: each is staged beside its target, then all are renamed."""
+    staged = [p.with_name(f".{p.stem}.gradcompare-stage{p.suffix}") for p in paths]
+    try:
+        save_manual(staged[0], c.manual_run, config, None)
+        save_torch(staged[1], c.torch_run, config, None)
+        save_torch(staged[2], c.torch_run, config, None)
+        for stage, path in zip(staged, paths, strict=True):
+            os.replace(stage, path)
+    except BaseException as e:
+        for stage in staged:
+            stage.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            e.filename = str(paths[0].parent)  # the user's folder, not a staged name
+        raise
 
 
 def write_figures(c: Comparison, out: Path, show: bool) -> list[Path]:
