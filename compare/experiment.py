@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -168,6 +170,7 @@ def train_manual(
     start: tuple[np.ndarray, np.ndarray],
     state: OptimizerState | None = None,
     epoch_offset: int = 0,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> ManualRun:
     """Run manual.train.fit from `start` (and `state`, when resuming at `epoch_offset`)."""
     params, state, history = manual.train.fit(
@@ -182,6 +185,7 @@ def train_manual(
         state,
         batch_size=config.batch_size,
         orders=epoch_orders(config, epoch_offset),
+        on_epoch=on_epoch,
     )
     return ManualRun(params, state, history)
 
@@ -192,6 +196,7 @@ def train_torch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
     epoch_offset: int = 0,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> TorchRun:
     """Run torch_impl.train.fit on `model` (and `optimizer`, when resuming), in place."""
     device = next(model.parameters()).device
@@ -212,6 +217,7 @@ def train_torch(
         to_tensor(split.y_test, device),
         config.epochs,
         loader,
+        on_epoch,
     )
     return TorchRun(model, optimizer, history)
 
@@ -222,13 +228,18 @@ def start_of(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
     return weight.detach().cpu().numpy().copy(), bias.detach().cpu().numpy().copy()
 
 
-def run_both(config: RunConfig) -> Comparison:
-    """Train manual and torch from the same start on the same data, and compare them."""
+def run_both(config: RunConfig, on_epoch: Callable[[str, int], None] | None = None) -> Comparison:
+    """Train manual and torch from the same start on the same data, and compare them.
+
+    on_epoch(side, epoch) is called after each epoch of each side, e.g. by a progress bar.
+    """
     split = make_data(config)
     model = initial_model(config, resolve_device(config.device))
     w0, b0 = start_of(model)
-    manual_run = train_manual(config, split, (w0, b0))
-    torch_run = train_torch(config, split, model)
+    hook_m = None if on_epoch is None else partial(on_epoch, "manual")
+    hook_t = None if on_epoch is None else partial(on_epoch, "torch")
+    manual_run = train_manual(config, split, (w0, b0), on_epoch=hook_m)
+    torch_run = train_torch(config, split, model, on_epoch=hook_t)
     m = Trajectory.from_history(manual_run.history)
     t = Trajectory.from_history(torch_run.history)
     tol = TOLERANCES[config.dtype]

@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from compare.config import RunConfig
 from compare.experiment import Comparison, Trajectory
 from compare.gradcheck import GradRow
 
@@ -46,8 +47,16 @@ def epoch_table(c: Comparison) -> Table:
     return table
 
 
+SHOWN_WEIGHTS = 4  # a report lists this many weights, then the norm; --json gives them all
+
+
 def fmt(values: np.ndarray) -> str:
-    return ", ".join(f"{v:.4f}" for v in np.ravel(values))
+    """Weights as text: all of a few, or the first SHOWN_WEIGHTS and the norm of all."""
+    flat = np.ravel(values)
+    head = ", ".join(f"{v:.4f}" for v in flat[:SHOWN_WEIGHTS])
+    if flat.size <= SHOWN_WEIGHTS:
+        return head
+    return f"{head}, … ({flat.size} weights, ‖w‖ = {float(np.linalg.norm(flat)):.4f})"
 
 
 def history_table(impl: str, first_epoch: int, t: Trajectory) -> Table:
@@ -87,7 +96,18 @@ def gradient_table(rows: list[GradRow]) -> Table:
     table = _table("Gradient check at the start (float64)")
     for col in ("", "hand", "autograd", "numeric", "exact", "close", "maxdiff", "≈ num"):
         table.add_column(col, justify="right")
-    for r in rows:
+    weights = [r for r in rows if r.name.startswith("dw")]
+    hidden = weights[SHOWN_WEIGHTS:]
+    shown = [r for r in rows if r not in hidden]
+    for r in shown:
+        if hidden and r.name == "db":
+            table.add_row(
+                f"… {len(hidden)} more dw", "", "", "",
+                str(all(h.vs_autograd.exact for h in hidden)),
+                str(all(h.vs_autograd.close for h in hidden)),
+                f"{max(h.vs_autograd.maxdiff for h in hidden):.1e}",
+                str(all(h.vs_numeric.close for h in hidden)),
+            )  # fmt: skip
         table.add_row(
             r.name,
             f"{r.hand:+.8f}",
@@ -118,19 +138,23 @@ def verdict(c: Comparison) -> str:
     )
 
 
-def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
-    """The human-readable report of one run."""
-    cfg = c.config
+def print_header(cfg: RunConfig, device: str, console: Console) -> None:
+    """The run's first two lines, printed before training starts."""
     console.print(
         f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr} · {cfg.epochs} epochs · "
-        f"{cfg.dtype} on {c.device} · {cfg.model} model · seed {cfg.seed}"
+        f"{cfg.dtype} on {device} · {cfg.model} model · seed {cfg.seed}"
     )
+    n_train = cfg.n_train
     console.print(
-        f"data: {len(c.split.X_train)} train / {len(c.split.X_test)} test points, "
+        f"data: {n_train} train / {cfg.n_points - n_train} test points, "
         f"{cfg.features} feature(s), noise {cfg.noise}, "
         + (f"batches of {cfg.batch_size}" if cfg.batch_size else "full batch")
         + (", shuffled" if cfg.shuffle else "")
     )
+
+
+def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
+    """The human-readable report of one run, after its header."""
     console.print(epoch_table(c))
     console.print(parameter_table(c))
     console.print(gradient_table(grads))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,7 @@ def fit(
     state: OptimizerState | None = None,
     batch_size: int | None = None,
     orders: Sequence[np.ndarray] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
     """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
 
@@ -85,4 +86,6 @@ def fit(
         history.test_loss.append(test_loss)
         history.weight.append(w.copy())
         history.bias.append(float(b[0]))
+        if on_epoch is not None:  # e.g. a progress bar
+            on_epoch(epoch)
     return (w, b), state, history

@@ -16,5 +16,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("CUDA was asked for, but no GPU is visible to PyTorch")
+        raise DeviceError(
+            "CUDA was asked for, but no GPU is visible to PyTorch; use --device cpu (or auto, "
+            "which picks a GPU when there is one)"
+        )
     return torch.device(name)

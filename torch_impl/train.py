@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +88,7 @@ def fit(
     y_test: torch.Tensor,
     epochs: int,
     loader: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> History:
     """Train `model` in place and return the history.
 
@@ -119,4 +120,6 @@ def fit(
         history.test_loss.append(test_value)
         history.weight.append(w)
         history.bias.append(b)
+        if on_epoch is not None:  # e.g. a progress bar
+            on_epoch(epoch)
     return history

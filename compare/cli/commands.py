@@ -25,7 +25,7 @@ from compare.exercises.grade import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import Comparison, run_both
 from compare.gradcheck import check_gradients
-from compare.report import fmt, history_table, print_report, side_json, to_json
+from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
 
 SAVE_DIR_FILES = ("manual.safetensors", "torch.safetensors", "torch.pth")
@@ -72,7 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.out is None:
             out.parent.mkdir(exist_ok=True)  # runs/ is ours to make
         existing_folder(out, "--out")
-    c = run_both(config)
+    console = Console()
+    if not args.json:
+        print_header(config, resolve_device(config.device).type, console)  # before training
+    c = train_with_progress(config)
     saved = [] if args.save_dir is None else [args.save_dir / n for n in SAVE_DIR_FILES]
     if saved:
         save_all(saved, c, config)
@@ -86,12 +89,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         report["saved"] = [str(p) for p in saved]
         print(json.dumps(report, indent=2))
     else:
-        print_report(c, grads, Console())
+        print_report(c, grads, console)
         for path in figures:
             print(f"wrote {path}")  # plain print: a wrapped path cannot be copied
         for path in saved:
             print(f"saved {path}")
     return EXIT_OK if c.agree else EXIT_FAILED
+
+
+def train_with_progress(config: RunConfig) -> Comparison:
+    """run_both, with a progress bar per side on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return run_both(config)
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        tasks = {
+            side: bar.add_task(f"{side:>6}", total=config.epochs) for side in ("manual", "torch")
+        }
+        return run_both(config, lambda side, epoch: bar.update(tasks[side], completed=epoch + 1))
 
 
 def save_all(paths: list[Path], c: Comparison, config: RunConfig) -> None:
