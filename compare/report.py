@@ -161,6 +161,31 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
     console.print(verdict(c), style="bold green" if c.agree else "bold red")
 
 
+def comparison_html(c: Comparison) -> str:
+    """The verdict, the parameters and the epoch table, as HTML for a notebook."""
+    color = "#1b5e20" if c.agree else "#b71c1c"
+    rows = [("true", c.split.true_weight, c.split.true_bias),
+            ("start", c.initial_weight, c.initial_bias),
+            ("manual", c.manual.weight[-1], c.manual.bias[-1]),
+            ("torch", c.torch.weight[-1], c.torch.bias[-1])]  # fmt: skip
+    if c.closed_form is not None:
+        rows.append(("closed form", c.closed_form[0], c.closed_form[1]))
+    params = "".join(f"<tr><td>{n}</td><td>{fmt(w)}</td><td>{b:.4f}</td></tr>" for n, w, b in rows)
+    epochs = "".join(
+        f"<tr><td>{e}</td><td>{c.manual.train_loss[e]:.8f}</td><td>{c.torch.train_loss[e]:.8f}</td>"
+        f"<td>{c.manual.test_loss[e]:.8f}</td><td>{c.torch.test_loss[e]:.8f}</td>"
+        f"<td>{c.weight_diff[e]:.1e}</td><td>{c.bias_diff[e]:.1e}</td></tr>"
+        for e in shown_epochs(c.config.epochs)
+    )
+    names = ("epoch", "train manual", "train torch", "test manual", "test torch", "max|Δw|", "|Δb|")
+    head = "".join(f"<th>{h}</th>" for h in names)
+    return (
+        f"<p style='color:{color}'><b>{verdict(c)}</b></p>"
+        f"<table><tr><th></th><th>weight</th><th>bias</th></tr>{params}</table>"
+        f"<table><tr>{head}</tr>{epochs}</table>"
+    )
+
+
 def side_json(t: Trajectory) -> dict[str, Any]:
     return {
         "weight": t.weight[-1].tolist(),

@@ -1,0 +1,119 @@
+"""The small Python API behind `import compare`, for notebooks and scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compare.config import RunConfig
+from compare.experiment import Comparison, run_both
+from compare.gradcheck import GradRow
+from compare.gradcheck import check_gradients as _check_gradients
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from compare.diagnose.run import Diagnosis
+    from compare.exercises.grade import Gradebook
+
+FIGURES = ("predictions", "loss_curves", "parameters", "loss_landscape")
+
+
+def run(config: RunConfig | None = None, **settings: Any) -> Comparison:  # noqa: ANN401
+    """Train both sides from one config (or RunConfig's keyword arguments) and compare them."""
+    if config is not None and settings:
+        raise TypeError("give a RunConfig or keyword arguments, not both")
+    return run_both(config or RunConfig(**settings))
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """The cmp-style rows of a gradient check; renders as a table in a notebook."""
+
+    rows: list[GradRow]  # one per parameter: hand, autograd, numeric, exact, close, maxdiff
+
+    @property
+    def ok(self) -> bool:
+        """Every hand gradient is close to autograd and to the central difference."""
+        return all(r.vs_autograd.close and r.vs_numeric.close for r in self.rows)
+
+    def _repr_html_(self) -> str:
+        names = ("", "hand", "autograd", "numeric", "exact", "close", "maxdiff", "≈ num")
+        head = "".join(f"<th>{h}</th>" for h in names)
+        body = "".join(
+            f"<tr><td>{r.name}</td><td>{r.hand:+.8f}</td><td>{r.autograd:+.8f}</td>"
+            f"<td>{r.numeric:+.8f}</td><td>{r.vs_autograd.exact}</td><td>{r.vs_autograd.close}"
+            f"</td><td>{r.vs_autograd.maxdiff:.1e}</td><td>{r.vs_numeric.close}</td></tr>"
+            for r in self.rows
+        )
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def check_gradients(c: Comparison) -> GradientCheck:
+    """The run's start, checked three ways in float64: hand vs autograd vs central difference."""
+    return GradientCheck(
+        _check_gradients(
+            c.split.X_train, c.split.y_train, c.initial_weight, c.initial_bias, c.config.loss
+        )
+    )
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """A benchmark run's rows and machine; renders as a table in a notebook."""
+
+    data: dict[str, Any]  # as `gradcompare bench --json` prints it
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One per (N, implementation)."""
+        return list(self.data["rows"])
+
+    def _repr_html_(self) -> str:
+        names = ("N", "implementation", "median per step", "× autograd", "× floor")
+        head = "<tr>" + "".join(f"<th>{h}</th>" for h in names) + "</tr>"
+        body = "".join(
+            f"<tr><td>{r['n']:,}</td><td>{r['impl']}</td><td>{r['median_s'] * 1e6:.1f} µs</td>"
+            f"<td>{_ratio(r['ratio_to_autograd'])}</td><td>{r['ratio_to_floor']:.1f}</td></tr>"
+            for r in self.rows
+        )
+        return f"<table>{head}{body}</table>"
+
+    def plot(self) -> Figure:
+        """Time per step against N, a Figure."""
+        from compare import plots
+
+        return plots.bench_figure(self.rows)
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def bench(**settings: Any) -> BenchResult:  # noqa: ANN401
+    """Time every step implementation (BenchConfig's keyword arguments, e.g. sizes=(40, 10**6))."""
+    from compare.bench.config import BenchConfig
+    from compare.bench.run import run_bench
+
+    settings.setdefault("repeats", 3)
+    if "sizes" in settings:
+        settings["sizes"] = tuple(settings["sizes"])
+    if "impls" in settings:
+        settings["impls"] = tuple(settings["impls"])
+    return BenchResult(run_bench(BenchConfig(**settings)))
+
+
+def diagnose(path: str | Path, **settings: Any) -> Diagnosis:  # noqa: ANN401
+    """Run a learner's train() and name its mistake (compare.diagnose.run.Settings' keywords)."""
+    from compare.diagnose.run import Settings
+    from compare.diagnose.run import diagnose as _diagnose
+
+    return _diagnose(Path(path), Settings(**settings))
+
+
+def check(folder: str | Path, task: int | None = None, seed: int | None = None) -> Gradebook:
+    """Grade a student copy (every task, or one); the gradebook renders as a table."""
+    from compare.exercises.grade import check as _check
+
+    return _check(folder, task, seed)
