@@ -226,13 +226,22 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
     return fig
 
 
-def bench_figure(rows: Sequence[dict[str, Any]]) -> Figure:
-    """Time per step against N, log-log, one line per implementation, and the memory floor."""
+def bench_figure(rows: Sequence[dict[str, Any]], busy: Sequence[str] = ()) -> Figure:
+    """Time per step against N, log-log, one line per implementation (its spread shaded), and
+    the memory floor; a busy machine's reasons are written across the chart."""
     fig, (ax,) = _figure()
     impls = sorted({str(r["impl"]) for r in rows})
     for impl in impls:
         mine = sorted((r for r in rows if r["impl"] == impl), key=lambda r: r["n"])
-        ax.plot([r["n"] for r in mine], [r["median_s"] for r in mine], "o-", label=impl)
+        (line,) = ax.plot([r["n"] for r in mine], [r["median_s"] for r in mine], "o-", label=impl)
+        if all("min_s" in r for r in mine):
+            ns = [r["n"] for r in mine]
+            low, high = [r["min_s"] for r in mine], [r["max_s"] for r in mine]
+            ax.fill_between(ns, low, high, color=line.get_color(), alpha=0.15)
+    if busy:
+        ax.text(0.5, 0.97, "BUSY MACHINE: " + "; ".join(busy), transform=ax.transAxes,
+                ha="center", va="top", color="tab:red", wrap=True, fontsize=10,
+                bbox={"facecolor": "white", "edgecolor": "tab:red"})  # fmt: skip
     floor = sorted({(r["n"], r["floor_s"]) for r in rows})
     ax.plot(
         [n for n, _ in floor],

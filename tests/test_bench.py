@@ -122,9 +122,14 @@ def test_bench_command_json_and_chart(tmp_path, capsys):
         "manual", "manual_fast", "torch_autograd", "torch_no_autograd",
     }  # fmt: skip
     for r in data["rows"]:
-        for key in ("impl", "n", "loss", "dtype", "device", "median_s", "floor_s"):
+        for key in ("impl", "n", "loss", "dtype", "device", "median_s", "floor_s", "fresh_bytes"):
             assert key in r
         assert r["median_s"] > 0 and r["floor_s"] > 0 and r["n"] in (40, 200)
+        assert r["min_s"] <= r["median_s"] <= r["max_s"] and r["iqr_s"] >= 0
+        assert (r["fresh_bytes"] >= 0 and r["fresh_bytes"] % 4096 == 0) or r["fresh_bytes"] >= 0
+    m = data["machine"]
+    assert m["fresh_page_us_per_mb"] >= 0 and m["read_bandwidth_end_gb_s"] > 0
+    assert isinstance(m["busy"], bool) and isinstance(m["busy_reasons"], list)
     assert data["machine"]["torch_threads"] >= 1 and data["machine"]["read_bandwidth_gb_s"] > 0
     assert [b["n"] for b in data["breakdown"]] == [40, 200]
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
@@ -172,3 +177,63 @@ def test_bench_bad_input(capsys, argv, needle):
     code, out, err = run_cli(capsys, "bench", *argv)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert needle in err and "Traceback" not in err
+
+
+HOG = """
+import sys, time
+import numpy as np
+end = time.time() + float(sys.argv[1])
+blocks = []
+while time.time() < end:  # burn a core and churn fresh memory
+    blocks.append(np.ones(2_000_000))
+    blocks = blocks[-40:]
+"""
+
+
+def test_a_bench_beside_a_busy_neighbour_says_so(capsys):
+    import subprocess
+    import sys
+
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG, "120"]) for _ in range(2)]
+    try:
+        code, out, err = run_cli(
+            capsys, "bench", "--sizes", "40", "20000", "--repeats", "3", "--json",
+            "--impls", "manual", "torch_autograd",
+        )  # fmt: skip
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    data = json.loads(out)
+    assert code == 0 and data["machine"]["busy"] is True
+    assert any("other processes used" in r for r in data["machine"]["busy_reasons"])
+    assert data["machine"]["others_cpu_cores"] > 0.25
+    assert "the machine was busy" in err
+
+
+def test_keep_freed_memory_rows_sit_beside_the_default_ones(capsys):
+    code, out, _ = run_cli(
+        capsys, "bench", "--sizes", "300000", "--repeats", "2", "--json", "--keep-freed-memory",
+        "--impls", "manual", "torch_autograd",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["machine"]["keep_freed_env"]["MALLOC_MMAP_THRESHOLD_"]
+    for r in data["rows"]:
+        assert r["keep_freed_median_s"] > 0
+        assert r["keep_freed_speedup"] == pytest.approx(r["median_s"] / r["keep_freed_median_s"])
+    autograd = next(r for r in data["rows"] if r["impl"] == "torch_autograd")
+    # At 300,000 points each temporary is 1.2 MB: over glibc's default mmap threshold, so the
+    # default run maps fresh pages every step and the kept-freed run reuses its heap.
+    assert autograd["fresh_bytes"] > 1_000_000 > autograd["keep_freed_fresh_bytes"]
+
+
+def test_the_compiled_hand_step_is_offered_and_needs_no_graph():
+    assert "torch_compiled_no_autograd" in IMPLS
+    import torch
+
+    from torch_impl.compiled import hand_sgd_step
+
+    X, y = torch.rand(50, 2, dtype=torch.float64), torch.rand(50, 1, dtype=torch.float64)
+    w, b = torch.zeros(2, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    hand_sgd_step(X, y, w, b, 0.1, "mse")
+    assert not w.requires_grad and w.grad_fn is None and w.abs().sum() > 0

@@ -14,6 +14,7 @@ IMPLS = (
     "torch_linear",
     "torch_no_autograd",
     "torch_compiled",
+    "torch_compiled_no_autograd",
 )
 REFERENCE = "torch_autograd"
 DEFAULT_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
@@ -34,6 +35,7 @@ class BenchConfig:
     optimizer: str = "sgd"  # sgd | adam
     impls: tuple[str, ...] = IMPLS  # which implementations to time
     features: int = 1  # d
+    keep_freed_memory: bool = False  # also time each step where glibc keeps freed memory
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 1:

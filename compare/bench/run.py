@@ -6,14 +6,17 @@ hit every implementation alike; results are reported as ratios measured in the s
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from importlib.metadata import version
 from typing import Any, NamedTuple
@@ -27,7 +30,7 @@ from manual.gradients import gradients
 from manual.losses import LOSSES
 from manual.optim import SGD, Adam, init_state, step
 from torch_impl import nograd
-from torch_impl.compiled import compile_step
+from torch_impl.compiled import compile_hand_step, compile_step
 from torch_impl.device import DTYPES
 from torch_impl.losses import make_loss
 from torch_impl.model import LinearRegressionModel, LinearRegressionModelV2, weight_and_bias
@@ -142,6 +145,17 @@ def _torch_step(
         def run() -> None:
             compiled(model, loss_fn, optimizer, Xt, yt)
 
+    elif name == "torch_compiled_no_autograd":
+        hand = _HandStep(params[0].detach(), params[1].detach(), cfg, Xt, yt)
+        start = time.perf_counter()
+        for _ in range(2):  # compile, then check the compiled step is reused
+            hand.run()
+        sync()
+        compile_s = time.perf_counter() - start
+        _start_at(model, w0, b0)  # the detached tensors share the model's storage
+        hand.reset()
+        run = hand.run
+
     else:
 
         def run() -> None:
@@ -152,6 +166,32 @@ def _torch_step(
         return w.detach().cpu().numpy().copy(), b.detach().cpu().numpy().copy()
 
     return Step(name, run, current, sync, compile_s)
+
+
+class _HandStep:
+    """The compiled hand-derived step and its optimizer state (Adam's moments and t)."""
+
+    def __init__(
+        self, w: torch.Tensor, b: torch.Tensor, cfg: BenchConfig, X: torch.Tensor, y: torch.Tensor
+    ) -> None:
+        self.w, self.b, self.cfg, self.X, self.y = w, b, cfg, X, y
+        self.compiled = compile_hand_step(cfg.optimizer)
+        self.reset()
+
+    def reset(self) -> None:
+        self.t = 0
+        self.moments = tuple(torch.zeros_like(p) for p in (self.w, self.b, self.w, self.b))
+
+    def run(self) -> None:
+        if self.cfg.optimizer != "adam":
+            self.compiled(self.X, self.y, self.w, self.b, LR, self.cfg.loss)
+            return
+        self.t += 1
+        b1, b2 = 0.9, 0.999  # torch.optim.Adam's defaults, as the other Adam steps use
+        corrections = torch.tensor([1 - b1**self.t, math.sqrt(1 - b2**self.t)],
+                                   dtype=self.w.dtype, device=self.w.device)  # fmt: skip
+        self.compiled(self.X, self.y, (self.w, self.b), self.moments, corrections, LR,
+                      self.cfg.loss)  # fmt: skip
 
 
 def make_steps(
@@ -286,13 +326,72 @@ def machine(cfg: BenchConfig, bandwidth: float, bandwidth_all: float) -> dict[st
     return info
 
 
+PAGE = resource.getpagesize()
+BUSY_OTHERS = 0.25  # cores' worth of other processes' CPU use that makes the machine busy
+BUSY_DRIFT = 0.15  # relative change of the floor between the start and the end of a run
+BUSY_SPREAD = 1.5  # a row's slowest sample over its fastest
+
+
+class CpuWatch:
+    """Other processes' CPU use during a run, from /proc/stat minus this process's own."""
+
+    def __init__(self) -> None:
+        self.start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float]:
+        busy = math.nan
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+            idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+            busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            pass
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        mine = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        return time.monotonic(), busy, mine
+
+    def others_cores(self) -> float:
+        """Average number of cores other processes kept busy since the watch started."""
+        t0, busy0, mine0 = self.start
+        t1, busy1, mine1 = self._snapshot()
+        return max(0.0, ((busy1 - busy0) - (mine1 - mine0)) / max(t1 - t0, 1e-9))
+
+
+def fresh_page_cost(nbytes: int = 64 << 20, repeats: int = 5) -> float:
+    """µs per MB of writing into freshly mapped pages, beyond writing into reused ones."""
+    reused = np.empty(nbytes // 4, dtype=np.float32)
+    reused.fill(1)
+    fresh_s, reuse_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        buf = np.empty(nbytes // 4, dtype=np.float32)  # large: mmap'd, every page faults
+        buf.fill(1)
+        fresh_s.append(time.perf_counter() - start)
+        del buf
+        start = time.perf_counter()
+        reused.fill(1)
+        reuse_s.append(time.perf_counter() - start)
+    extra = max(0.0, float(np.median(fresh_s)) - float(np.median(reuse_s)))
+    return extra / (nbytes / 1e6) * 1e6
+
+
 def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Time every implementation at every size; returns rows, machine, compile times, breakdowns."""
+    """Time every implementation at every size; returns rows, machine, compile times, breakdowns.
+
+    Each row carries its spread over the repeats and the fresh bytes one step maps in; the
+    machine carries the floor measured at the start and at the end, other processes' CPU use
+    during the run, and `busy` with its reasons when any of those make the ratios doubtful.
+    """
     torch.set_num_threads(cfg.threads)
+    watch = CpuWatch()
     # The floor is one stream reading X and y (a NumPy reduction's pass). Threaded code can read
     # faster than one stream, so the all-threads floor is reported beside it.
     bandwidth = read_bandwidth(cfg.device, 1)
     bandwidth_all = read_bandwidth(cfg.device, cfg.threads)
+    page_cost = fresh_page_cost()
     rows: list[dict[str, Any]] = []
     compile_times: dict[str, float] = {}
     breakdowns: list[dict[str, Any]] = []
@@ -302,18 +401,23 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
         steps = make_steps(X, y, w0, b0, cfg)
         for s in steps.values():
             if s.compile_s is not None:
-                compile_times[str(n)] = s.compile_s
+                compile_times[f"{n} {s.name}"] = s.compile_s
         inner = {}
         for name, s in steps.items():
             s.run()  # warm up: first-call allocations, lazy initialisation
             inner[name] = max(1, min(10_000, math.ceil(SAMPLE_S / max(time_step(s, 1), 1e-9))))
         samples: dict[str, list[float]] = {name: [] for name in steps}
+        faults: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(cfg.repeats):
             for name, s in steps.items():  # interleaved: A B C A B C …
+                before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 samples[name].append(time_step(s, inner[name]))
+                after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                faults[name].append((after - before) / inner[name])
                 progress(f"N={n:,} {name}")
         for name, s in steps.items():
             s.close()
+            times = np.array(samples[name])
             rows.append(
                 {
                     "impl": name,
@@ -321,7 +425,11 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
                     "loss": cfg.loss,
                     "dtype": cfg.dtype,
                     "device": cfg.device,
-                    "median_s": float(np.median(samples[name])),
+                    "median_s": float(np.median(times)),
+                    "min_s": float(times.min()),
+                    "max_s": float(times.max()),
+                    "iqr_s": float(np.subtract(*np.percentile(times, [75, 25]))),
+                    "fresh_bytes": float(np.median(faults[name])) * PAGE,
                     "floor_s": floor_s,
                     "floor_all_threads_s": (X.nbytes + y.nbytes) / bandwidth_all,
                     "features": cfg.features,
@@ -332,14 +440,81 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None
             breakdowns.append(
                 {"n": bd.n, "phases": bd.phases, "minor_faults_per_step": bd.minor_faults_per_step}
             )
+    bandwidth_end = read_bandwidth(cfg.device, 1)
     for row in rows:
         ref = next((r for r in rows if r["n"] == row["n"] and r["impl"] == REFERENCE), None)
         row["ratio_to_autograd"] = row["median_s"] / ref["median_s"] if ref else None
         row["ratio_to_floor"] = row["median_s"] / row["floor_s"]
+    info = machine(cfg, bandwidth, bandwidth_all)
+    info["read_bandwidth_end_gb_s"] = round(bandwidth_end / 1e9, 2)
+    info["fresh_page_us_per_mb"] = round(page_cost, 1)
+    info["others_cpu_cores"] = round(watch.others_cores(), 2)
+    info["load_average"] = round(os.getloadavg()[0], 2)
+    if cfg.keep_freed_memory:
+        kept = run_keep_freed(cfg)
+        merge_keep_freed(rows, kept["rows"])
+        info["keep_freed_env"] = KEEP_FREED_ENV
+    reasons = busy_reasons(rows, info, bandwidth, bandwidth_end)
+    info["busy"] = bool(reasons)
+    info["busy_reasons"] = reasons
     return {
         "rows": rows,
-        "machine": machine(cfg, bandwidth, bandwidth_all),
+        "machine": info,
         "compile_s": compile_times,
         "breakdown": breakdowns,
         "optimizer": cfg.optimizer,
     }
+
+
+# glibc hands a freed block over its mmap threshold back to the OS, so a 40 MB temporary is
+# faulted in afresh on every step; with these it stays in the heap and is reused.
+KEEP_FREED_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+
+def run_keep_freed(cfg: BenchConfig) -> dict[str, Any]:
+    """The same bench in a child process whose glibc keeps freed memory for reuse."""
+    settings = {**asdict(replace(cfg, keep_freed_memory=False))}
+    done = subprocess.run(
+        [sys.executable, "-m", "compare.bench.child"],
+        input=json.dumps(settings), env={**os.environ, **KEEP_FREED_ENV},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the --keep-freed-memory run failed: {last}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def merge_keep_freed(rows: list[dict[str, Any]], other: list[dict[str, Any]]) -> None:
+    """Put the keep-freed timing beside each default row, with the speed-up between them."""
+    by_key = {(r["impl"], r["n"]): r for r in other}
+    for row in rows:
+        kept = by_key.get((row["impl"], row["n"]))
+        if kept is None:
+            continue
+        row["keep_freed_median_s"] = kept["median_s"]
+        row["keep_freed_fresh_bytes"] = kept["fresh_bytes"]
+        row["keep_freed_speedup"] = row["median_s"] / kept["median_s"]
+
+
+def busy_reasons(
+    rows: list[dict[str, Any]], info: dict[str, Any], start: float, end: float
+) -> list[str]:
+    """Why the ratios may not hold: others competing, the floor drifting, wide spreads."""
+    reasons = []
+    others = float(info["others_cpu_cores"])
+    if others > BUSY_OTHERS:
+        reasons.append(f"other processes used {others:.2f} cores during the run")
+    drift = abs(end - start) / start
+    if drift > BUSY_DRIFT:
+        reasons.append(
+            f"the floor moved {drift:.0%} between the start and the end "
+            f"({start / 1e9:.1f} → {end / 1e9:.1f} GB/s)"
+        )
+    wide = [r for r in rows if r["min_s"] > 0 and r["max_s"] / r["min_s"] > BUSY_SPREAD]
+    if wide:
+        names = ", ".join(f"{r['impl']} at N={r['n']:,}" for r in wide[:3])
+        more = f" and {len(wide) - 3} more" if len(wide) > 3 else ""
+        reasons.append(f"samples spread wide (slowest > {BUSY_SPREAD}× fastest): {names}{more}")
+    return reasons

@@ -185,7 +185,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time every implementation's training step and compare them to each other and a floor."""
     from rich.progress import Progress
 
-    from compare.bench.report import bench_table, breakdown_table
+    from compare.bench.report import bench_table, breakdown_table, busy_warning
     from compare.bench.run import run_bench
 
     cfg = BenchConfig(
@@ -198,6 +198,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         impls=tuple(args.impls),
         features=args.features,
+        keep_freed_memory=args.keep_freed_memory,
     )
     if args.out is not None:
         existing_folder(args.out, "--out")
@@ -210,14 +211,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from compare import plots
 
         path = args.out / "bench.png"
-        plots.save_png(plots.bench_figure(result["rows"]), path)
+        busy = result["machine"]["busy_reasons"]
+        plots.save_png(plots.bench_figure(result["rows"], busy), path)
         figures.append(path)
     if args.json:
         print(json.dumps({**result, "figures": [str(p) for p in figures]}, indent=2))
+        warning = busy_warning(result)
+        if warning is not None:
+            print(f"gradcompare: {warning}", file=sys.stderr)
         return EXIT_OK
     console = Console()
     console.print(bench_table(result))
     console.print(breakdown_table(result))
+    warning = busy_warning(result)
+    if warning is not None:
+        Console(stderr=True).print(warning, style="bold yellow")
     for path in figures:
         print(f"wrote {path}")
     return EXIT_OK

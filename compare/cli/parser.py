@@ -156,6 +156,11 @@ def build_parser() -> Parser:
     bench.add_argument(
         "--impls", nargs="+", choices=IMPLS, default=list(IMPLS), help="implementations to time"
     )
+    bench.add_argument(
+        "--keep-freed-memory", action="store_true",
+        help="also time every step in a child whose glibc keeps freed memory for reuse "
+        "(MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), shown beside the default rows",
+    )  # fmt: skip
     bench.add_argument("--json", action="store_true", help="print one JSON object instead")
     bench.add_argument("--out", type=Path, help="write bench.png here")
 
