@@ -372,3 +372,5 @@ def test_gradebook_renders_as_a_table(key):
     assert isinstance(book, Gradebook)
     html = book._repr_html_()
     assert html.count("<tr") == 3 and "PASS" in html and "seed 3" in html
+    (ax,) = book.plot().axes
+    assert "20/20 points" in ax.get_title() and len(ax.patches) == 4

@@ -165,3 +165,14 @@ def test_save_dir_writes_all_three_or_none(tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(capsys, "run", "--epochs", "2", "--no-plots", "--save-dir", str(out_dir))
     assert code == 2 and "No space left" in err and "gradcompare-stage" not in err
     assert list(out_dir.iterdir()) == []  # not one side's file without the other's
+
+
+def test_x_is_finite_in_the_models_dtype_and_negatives_are_numbers(tmp_path, capsys):
+    path = tmp_path / "m.pth"
+    code, _, _ = run_cli(capsys, "train", "--impl", "torch", "--epochs", "2", "--save", str(path))
+    assert code == 0
+    for x in ("1e308", "-1e39"):  # beyond float32; the second once read as an unknown option
+        code, out, err = run_cli(capsys, "predict", "--load", str(path), "--x", x, "--json")
+        assert code == 2 and out == "" and "beyond the model's float32" in err
+    code, out, _ = run_cli(capsys, "predict", "--load", str(path), "--x", "-2.5", "--json")
+    assert code == 0 and "Infinity" not in out and json.loads(out)["x"] == [-2.5]

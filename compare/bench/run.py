@@ -329,7 +329,7 @@ def machine(cfg: BenchConfig, bandwidth: float, bandwidth_all: float) -> dict[st
 PAGE = resource.getpagesize()
 BUSY_OTHERS = 0.25  # cores' worth of other processes' CPU use that makes the machine busy
 BUSY_DRIFT = 0.15  # relative change of the floor between the start and the end of a run
-BUSY_SPREAD = 1.5  # a row's slowest sample over its fastest
+BUSY_SPREAD = 0.25  # a row's interquartile range over its median (one outlier cannot trip it)
 
 
 class CpuWatch:
@@ -512,9 +512,12 @@ def busy_reasons(
             f"the floor moved {drift:.0%} between the start and the end "
             f"({start / 1e9:.1f} → {end / 1e9:.1f} GB/s)"
         )
-    wide = [r for r in rows if r["min_s"] > 0 and r["max_s"] / r["min_s"] > BUSY_SPREAD]
+    wide = [r for r in rows if r["iqr_s"] > BUSY_SPREAD * r["median_s"]]
     if wide:
         names = ", ".join(f"{r['impl']} at N={r['n']:,}" for r in wide[:3])
         more = f" and {len(wide) - 3} more" if len(wide) > 3 else ""
-        reasons.append(f"samples spread wide (slowest > {BUSY_SPREAD}× fastest): {names}{more}")
+        reasons.append(
+            f"samples spread wide (interquartile range > {BUSY_SPREAD:.0%} of the median): "
+            f"{names}{more}"
+        )
     return reasons

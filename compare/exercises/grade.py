@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from compare.exercises.checks import CHECKS, Case, error_line
 from compare.exercises.tasks import BY_NUMBER, TASKS
 from compare.files import atomic_write
 from compare.sandbox import Limits, run_child
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,6 +112,25 @@ class Gradebook:
             "total": self.total,
             "maximum": self.maximum,
         }
+
+    def plot(self) -> Figure:
+        """Points per task against the task's worth, passed in green, failed in red."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(11, 5), dpi=100)
+        ax = fig.subplots()
+        numbers = [t.number for t in self.tasks]
+        ax.bar(numbers, [t.max_points for t in self.tasks], color="0.9", label="worth")
+        ax.bar(numbers, [t.points for t in self.tasks], label="earned",
+               color=["tab:green" if t.passed else "tab:red" for t in self.tasks])  # fmt: skip
+        ax.set_xticks(numbers)
+        ax.set_xlabel("task")
+        ax.set_ylabel("points")
+        ax.set_title(f"{self.student}: {_num(self.total)}/{_num(self.maximum)} points "
+                     f"(seed {self.seed})")  # fmt: skip
+        ax.legend()
+        fig.tight_layout()
+        return fig
 
     def _repr_html_(self) -> str:
         rows = "".join(
