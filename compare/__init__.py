@@ -6,7 +6,7 @@ This is the only package that imports both ``manual`` and ``torch_impl``. For no
     c = compare.run(loss="mse", lr=0.1, epochs=300)   # both sides; renders as a table
     c.plot("loss_landscape")                          # any of compare.FIGURES, a Figure
     compare.check_gradients(c)                        # hand vs autograd vs central difference
-    compare.bench(sizes=(40, 1_000_000))              # time the steps; renders as a table
+    compare.benchmark(sizes=(40, 1_000_000))          # time the steps; renders as a table
 
 Names are imported on first use, so `import compare` (and the command line) stays light.
 """
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["FIGURES", "RunConfig", "bench", "check", "check_gradients", "diagnose", "run"]
+# Not `bench` or `diagnose`: those are subpackages, and an imported subpackage would shadow
+# a function of the same name here.
+__all__ = ["FIGURES", "RunConfig", "benchmark", "check", "check_gradients", "diagnose_loop", "run"]
 
 
 def __getattr__(name: str) -> object:

@@ -91,7 +91,7 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def bench(**settings: Any) -> BenchResult:  # noqa: ANN401
+def benchmark(**settings: Any) -> BenchResult:  # noqa: ANN401
     """Time every step implementation (BenchConfig's keyword arguments, e.g. sizes=(40, 10**6))."""
     from compare.bench.config import BenchConfig
     from compare.bench.run import run_bench
@@ -104,7 +104,7 @@ def bench(**settings: Any) -> BenchResult:  # noqa: ANN401
     return BenchResult(run_bench(BenchConfig(**settings)))
 
 
-def diagnose(path: str | Path, **settings: Any) -> Diagnosis:  # noqa: ANN401
+def diagnose_loop(path: str | Path, **settings: Any) -> Diagnosis:  # noqa: ANN401
     """Run a learner's train() and name its mistake (compare.diagnose.run.Settings' keywords)."""
     from compare.diagnose.run import Settings
     from compare.diagnose.run import diagnose as _diagnose

@@ -1,6 +1,7 @@
 """A new user's first hour: a wheel that works, instant answers, progress, clean exits."""
 
 import argparse
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,9 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_wheel_installed_without_e_grades_exercises(tmp_path):
     """pip install . (a wheel) must carry every subpackage: compare.exercises above all."""
-    dist = tmp_path / "dist"
+    dist, source = tmp_path / "dist", tmp_path / "source"
+    # Built from a copy: a build leaves build/ and *.egg-info behind, never in the checkout.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", ".*cache", "runs", "notebooks"))  # fmt: skip
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(dist), str(ROOT)], check=True, capture_output=True)  # fmt: skip
+                    "-q", "-w", str(dist), str(source)], check=True, capture_output=True)  # fmt: skip
     (wheel,) = dist.glob("gradcompare-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("compare/exercises/grade.py", "compare/diagnose/run.py", "compare/cli/parser.py",
@@ -151,6 +155,15 @@ def test_many_features_finish_with_few_panels_and_a_short_report(tmp_path, capsy
 
     figure = plots.parameters_figure(run_both(RunConfig(features=1000, epochs=5)))
     assert len(figure.axes) <= 8 and any("‖w" in ax.get_ylabel() for ax in figure.axes)
+
+
+def test_the_notebook_api_survives_its_subpackages_being_imported():
+    import compare
+    import compare.bench.run
+    import compare.diagnose.run
+
+    assert callable(compare.benchmark) and callable(compare.diagnose_loop)
+    assert callable(compare.run) and callable(compare.check) and callable(compare.check_gradients)
 
 
 def test_the_first_line_prints_before_training(capsys, monkeypatch):
