@@ -6,9 +6,14 @@ import os
 from pathlib import Path
 
 
+def temporary(path: Path) -> Path:
+    """Where a save to `path` writes first: beside it, recognisably ours (both sides agree)."""
+    return path.with_name(f".{path.name}.gradcompare-tmp")
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write beside `path` under a recognisable temporary name, then rename over it."""
-    tmp = path.with_name(f".{path.name}.gradcompare-tmp")
+    tmp = temporary(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "wb") as f:

@@ -21,6 +21,7 @@ import torch_impl.train
 from compare.checkpoints import safety
 from compare.config import RunConfig
 from compare.experiment import ManualRun, TorchRun
+from compare.files import temporary
 from manual.optim import AdamState, OptimizerState, SGDState
 
 CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
@@ -62,7 +63,7 @@ def check_writable(path: Path, impl: str) -> None:
         raise mck.CheckpointError(f"{path}: folder {path.parent} does not exist; create it first")
     if path.is_dir():
         raise mck.CheckpointError(f"{path}: is a folder; give a file name inside it")
-    probe = path.with_name(f".{path.name}.gradcompare-tmp")
+    probe = temporary(path)  # the name both sides' atomic_write uses
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644))
         probe.unlink()
