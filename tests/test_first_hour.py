@@ -1,6 +1,7 @@
 """A new user's first hour: a wheel that works, instant answers, progress, clean exits."""
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -190,3 +191,39 @@ def test_the_progress_bar_counts_every_epoch_of_both_sides(monkeypatch):
     assert sorted(c for c in calls[1:]) == sorted(
         (s, e) for s in ("manual", "torch") for e in range(7)
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--epochs", "2", "--out", "{ro}"], "--out {ro}: cannot write in it"),
+        (
+            ["train", "--impl", "manual", "--save", "{ro}/m.safetensors"],
+            "{ro}/m.safetensors: cannot write in {ro}",
+        ),
+        (["train", "--impl", "torch", "--save", "{ro}/m.pth"], "{ro}/m.pth: cannot write in {ro}"),
+        (
+            ["run", "--epochs", "2", "--no-plots", "--save-dir", "{ro}"],
+            "--save-dir {ro}: cannot write in it",
+        ),
+    ],
+)
+def test_a_read_only_folder_is_named_before_training(tmp_path, capsys, monkeypatch, argv, needle):
+    """A folder that refuses writes, as a read-only one does for anyone but root (tests run as
+    root here, so the refusal is made by os.open): one line naming it, before any training."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_open = os.open
+
+    def refusing(path, flags, *args, **kwargs):
+        if Path(path).parent == ro and flags & os.O_WRONLY:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    trained = []
+    monkeypatch.setattr(commands, "run_both", lambda *a, **k: trained.append(1))
+    code, _, err = run_cli(capsys, *(a.format(ro=ro) for a in argv))
+    assert code == 2 and trained == [] and "Traceback" not in err
+    assert needle.format(ro=ro) in err and "gradcompare-tmp" not in err
+    assert len(err.strip().splitlines()) == 1 and list(ro.iterdir()) == []
