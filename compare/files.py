@@ -11,6 +11,17 @@ def temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.gradcompare-tmp")
 
 
+def probe_write(path: Path) -> None:
+    """Create and remove the file a save to `path` would write first; OSError if it cannot.
+
+    This is how a missing permission, a read-only mount or a stale temporary file left by a
+    killed run is found (and the stale file cleared) before any work is done.
+    """
+    probe = temporary(path)
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644))
+    probe.unlink()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write beside `path` under a recognisable temporary name, then rename over it."""
     tmp = temporary(path)

@@ -6,7 +6,6 @@ Every file is checked by safety.py before either side's loader sees it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import torch_impl.train
 from compare.checkpoints import safety
 from compare.config import RunConfig
 from compare.experiment import ManualRun, TorchRun
-from compare.files import temporary
+from compare.files import probe_write
 from manual.optim import AdamState, OptimizerState, SGDState
 
 CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
@@ -63,10 +62,8 @@ def check_writable(path: Path, impl: str) -> None:
         raise mck.CheckpointError(f"{path}: folder {path.parent} does not exist; create it first")
     if path.is_dir():
         raise mck.CheckpointError(f"{path}: is a folder; give a file name inside it")
-    probe = temporary(path)  # the name both sides' atomic_write uses
     try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644))
-        probe.unlink()
+        probe_write(path)  # the temporary name both sides' atomic_write uses
     except OSError as e:
         raise mck.CheckpointError(
             f"{path}: cannot write in {path.parent} ({e.strerror}); choose another folder"
@@ -106,10 +103,9 @@ def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
 
 def load_manual(path: Path) -> mck.Checkpoint:
     """Any checkpoint as NumPy, checked first; manual never imports torch, so .pth is converted."""
-    safety.check_file(path)
     if path.suffix in tck.PTH_SUFFIXES:
         return to_manual(load_torch(path))
-    safety.check_safetensors_header(path)  # before a single tensor is read
+    safety.check_safetensors_header(path)  # the file itself, then names and shapes, unread
     ck = mck.load(path)
     arrays = {"weight": ck.weight, "bias": ck.bias, "history.train_loss": ck.history.train_loss}
     arrays |= {"history.test_loss": ck.history.test_loss, "history.bias": ck.history.bias}
@@ -123,10 +119,10 @@ def load_manual(path: Path) -> mck.Checkpoint:
 
 def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint:
     """Any checkpoint as tensors on `device`, every tensor checked before use."""
-    safety.check_file(path)
     if path.suffix == ".safetensors":
-        safety.check_safetensors_header(path)
+        safety.check_safetensors_header(path)  # checks the file itself first
     else:
+        safety.check_file(path)
         safety.check_pth_container(path)
     return tck.load(path, map_location=device, check=safety.check_torch_tensors)
 

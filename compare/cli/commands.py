@@ -24,7 +24,7 @@ from compare.diagnose.run import DiagnoseError
 from compare.exercises.grade import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import Comparison, run_both
-from compare.files import temporary
+from compare.files import probe_write
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
@@ -58,10 +58,8 @@ def existing_folder(folder: Path, flag: str) -> None:
         raise UserError(
             f"{flag} {folder}: cannot create it ({e.strerror}); choose another"
         ) from None
-    probe = temporary(folder / "probe")  # write there now, not after minutes of training
     try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644))
-        probe.unlink()
+        probe_write(folder / "probe")  # write there now, not after minutes of training
     except OSError as e:
         raise UserError(
             f"{flag} {folder}: cannot write in it ({e.strerror}); choose another"
