@@ -231,7 +231,8 @@ def analyse(file: str, settings: Settings, data: Data, rec: dict[str, Any]) -> D
     if seed42 is not None and not np.allclose(np.asarray(seed42), start, rtol=0, atol=1e-7):
         found.append(finding("no_seed", start=_fmt(start), seed42=_fmt(np.asarray(seed42))))
     K, E = len(steps), settings.epochs
-    ok = step_matches(replay("reference", path, data, settings.loss, settings.options()), path)
+    predicted = replay("reference", path, data, settings.loss, settings.options())
+    ok = step_matches(predicted, path)
     blow_up = diverged(path)
     if K and ok.all():
         if K != E:
@@ -242,7 +243,7 @@ def analyse(file: str, settings: Settings, data: Data, rec: dict[str, Any]) -> D
         result.correct = not found
         return result
     nothing = {"epoch": 0, "parameter": "all", "learner": math.nan, "reference": math.nan}
-    result.first_departure = departure(path, settings, data, int(np.argmin(ok))) if K else nothing
+    result.first_departure = departure(path, predicted, int(np.argmin(ok))) if K else nothing
     lr_used = recovered_lr(path, rec, settings)
     found += simulated(path, data, settings, rec, lr_used)
     ids = {f.id for f in found}
@@ -344,9 +345,12 @@ def warnings_of(rec: dict[str, Any]) -> list[Finding]:
     return out
 
 
-def departure(path: np.ndarray, settings: Settings, data: Data, k: int) -> dict[str, Any]:
-    """Where the learner's step k first differs from the hand-derived step from the same θ_k."""
-    predicted = replay("reference", path[: k + 2], data, settings.loss, settings.options())[k]
+def departure(path: np.ndarray, predicted_path: np.ndarray, k: int) -> dict[str, Any]:
+    """Where the learner's step k first differs from the hand-derived step from the same θ_k.
+
+    predicted_path: the reference replay of the whole path (catalogue.replay), row k = θ_{k+1}.
+    """
+    predicted = predicted_path[k]
     taken = path[k + 1]
     with np.errstate(invalid="ignore"):
         gap = np.where(np.isfinite(taken), np.abs(taken - predicted), np.inf)
