@@ -75,19 +75,27 @@ def history_table(impl: str, first_epoch: int, t: Trajectory) -> Table:
     return table
 
 
+def parameter_rows(c: Comparison) -> list[tuple[str, str, str]]:
+    """(name, weights, bias) for the true, starting, learned and (MSE) optimal parameters."""
+    rows = [
+        ("true", c.split.true_weight, c.split.true_bias),
+        ("start", c.initial_weight, c.initial_bias),
+        ("manual", c.manual.weight[-1], c.manual.bias[-1]),
+        ("torch", c.torch.weight[-1], c.torch.bias[-1]),
+    ]
+    if c.closed_form is not None:
+        rows.append(("closed form", c.closed_form[0], c.closed_form[1]))
+    return [(name, fmt(w), f"{float(b):.4f}") for name, w, b in rows]
+
+
 def parameter_table(c: Comparison) -> Table:
     """True, starting, learned and (for MSE) optimal parameters side by side."""
     table = _table("Parameters")
     table.add_column("")
     table.add_column("weight", justify="right")
     table.add_column("bias", justify="right")
-    table.add_row("true", fmt(c.split.true_weight), f"{c.split.true_bias:.4f}")
-    table.add_row("start", fmt(c.initial_weight), f"{c.initial_bias:.4f}")
-    table.add_row("manual", fmt(c.manual.weight[-1]), f"{c.manual.bias[-1]:.4f}")
-    table.add_row("torch", fmt(c.torch.weight[-1]), f"{c.torch.bias[-1]:.4f}")
-    if c.closed_form is not None:
-        w_star, b_star = c.closed_form
-        table.add_row("closed form", fmt(w_star), f"{b_star:.4f}")
+    for row in parameter_rows(c):
+        table.add_row(*row)
     return table
 
 
@@ -164,13 +172,9 @@ def print_report(c: Comparison, grads: list[GradRow], console: Console) -> None:
 def comparison_html(c: Comparison) -> str:
     """The verdict, the parameters and the epoch table, as HTML for a notebook."""
     color = "#1b5e20" if c.agree else "#b71c1c"
-    rows = [("true", c.split.true_weight, c.split.true_bias),
-            ("start", c.initial_weight, c.initial_bias),
-            ("manual", c.manual.weight[-1], c.manual.bias[-1]),
-            ("torch", c.torch.weight[-1], c.torch.bias[-1])]  # fmt: skip
-    if c.closed_form is not None:
-        rows.append(("closed form", c.closed_form[0], c.closed_form[1]))
-    params = "".join(f"<tr><td>{n}</td><td>{fmt(w)}</td><td>{b:.4f}</td></tr>" for n, w, b in rows)
+    params = "".join(
+        f"<tr><td>{n}</td><td>{w}</td><td>{b}</td></tr>" for n, w, b in parameter_rows(c)
+    )
     epochs = "".join(
         f"<tr><td>{e}</td><td>{c.manual.train_loss[e]:.8f}</td><td>{c.torch.train_loss[e]:.8f}</td>"
         f"<td>{c.manual.test_loss[e]:.8f}</td><td>{c.torch.test_loss[e]:.8f}</td>"
