@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,36 @@ if TYPE_CHECKING:
     from compare.exercises.grade import Gradebook
 
 FIGURES = ("predictions", "loss_curves", "parameters", "loss_landscape")
+
+
+def figure_html(fig: Figure) -> str | None:
+    """A labelled Figure as an <img> with its label as alt text (None: IPython's own PNG)."""
+    label = str(fig.get_label() or "")
+    if not label:
+        return None
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(label)}" src="data:image/png;base64,{data}">'
+
+
+def _register_alt_text() -> None:
+    """Inside IPython, our figures show with alt text; the PNG stays for other front ends."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type_by_name("matplotlib.figure", "Figure", figure_html)
+
+
+_register_alt_text()
 
 
 def run(config: RunConfig | None = None, **settings: Any) -> Comparison:  # noqa: ANN401
@@ -71,17 +102,19 @@ class BenchResult:
         return list(self.data["rows"])
 
     def _repr_html_(self) -> str:
+        from compare.bench.report import seconds
+
         names = ("N", "implementation", "median per step", "× autograd", "× floor")
         head = "<tr>" + "".join(f"<th>{h}</th>" for h in names) + "</tr>"
         body = "".join(
-            f"<tr><td>{r['n']:,}</td><td>{r['impl']}</td><td>{r['median_s'] * 1e6:.1f} µs</td>"
+            f"<tr><td>{r['n']:,}</td><td>{r['impl']}</td><td>{seconds(r['median_s'])}</td>"
             f"<td>{_ratio(r['ratio_to_autograd'])}</td><td>{r['ratio_to_floor']:.1f}</td></tr>"
             for r in self.rows
         )
         return f"<table>{head}{body}</table>"
 
     def plot(self) -> Figure:
-        """Time per step against N, a Figure."""
+        """Time per step against N, a Figure (alt text: Figure.get_label())."""
         from compare import plots
 
         return plots.bench_figure(self.rows)

@@ -37,7 +37,7 @@ class ConfigError(ValueError):
 class RunConfig:
     """Everything that decides a run. The defaults are the course chapter's."""
 
-    loss: str = "l1"  # l1 | mse | huber, as nn.L1Loss / nn.MSELoss / nn.HuberLoss
+    loss: str = "l1"  # l1 (the chapter's MAE) | mse | huber: nn.L1Loss / MSELoss / HuberLoss
     lr: float = 0.01  # learning rate η
     epochs: int = 100  # full passes over the training data
     seed: int = 42  # torch.manual_seed for the start, and the seed for extra features/noise

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from functools import partial
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
@@ -31,7 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """One implementation's run as arrays, one row per epoch."""
+    """One implementation's run as arrays, one row per recorded epoch (every epoch but in
+    runs longer than RECORD_ROWS, where Comparison.epochs says which)."""
 
     weight: np.ndarray  # (epochs, d), after each update
     bias: np.ndarray  # (epochs,), after each update
@@ -60,13 +60,16 @@ class Comparison:
     initial_bias: float  # the common start
     manual: Trajectory  # hand-derived NumPy
     torch: Trajectory  # autograd
-    weight_diff: np.ndarray  # (epochs,), max_j |w_manual - w_torch|
-    bias_diff: np.ndarray  # (epochs,), |b_manual - b_torch|
+    weight_diff: np.ndarray  # (rows,), max_j |w_manual - w_torch|
+    bias_diff: np.ndarray  # (rows,), |b_manual - b_torch|
     tolerance: Tolerance  # what counts as agreement for this dtype
     first_divergence_epoch: int | None  # first epoch beyond tolerance, None if never
     closed_form: tuple[np.ndarray, float] | None  # MSE optimum (w*, b*), None for other losses
     manual_run: ManualRun = field(compare=False, repr=False)  # for saving checkpoints
     torch_run: TorchRun = field(compare=False, repr=False)  # for saving checkpoints
+    epochs: np.ndarray = field(default_factory=lambda: np.empty(0, int))  # the rows' epochs
+    max_param_diff: float = 0.0  # over every epoch, recorded or not
+    max_loss_diff: tuple[float, float] = (0.0, 0.0)  # (train, test), over every epoch
 
     @property
     def agree(self) -> bool:
@@ -74,8 +77,13 @@ class Comparison:
         return self.first_divergence_epoch is None
 
     @property
+    def thinned(self) -> bool:
+        """True when the rows are every k-th epoch of a long run rather than every epoch."""
+        return len(self.epochs) < self.config.epochs
+
+    @property
     def loss_diff(self) -> tuple[np.ndarray, np.ndarray]:
-        """(epochs,) |Δ train loss| and |Δ test loss| between the two sides."""
+        """(rows,) |Δ train loss| and |Δ test loss| between the two sides."""
         return (
             np.abs(self.manual.train_loss - self.torch.train_loss),
             np.abs(self.manual.test_loss - self.torch.test_loss),
@@ -83,7 +91,7 @@ class Comparison:
 
     @property
     def param_diff(self) -> np.ndarray:
-        """(epochs,), the largest |Δ| over all parameters."""
+        """(rows,), the largest |Δ| over all parameters."""
         return np.maximum(self.weight_diff, self.bias_diff)
 
     def _repr_html_(self) -> str:
@@ -247,21 +255,140 @@ def start_of(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
     return weight.detach().cpu().numpy().copy(), bias.detach().cpu().numpy().copy()
 
 
+CHUNK = 10_000  # epochs each side trains before the two are compared and the chunk let go
+RECORD_ROWS = 100_000  # epochs kept in full; a longer run keeps every k-th, k doubling
+
+
+@dataclass
+class Record:
+    """The rows kept of a run: memory bounded by RECORD_ROWS, whatever the epoch count.
+
+    Each row is (w_1 … w_d, b, train loss, test loss) for both sides. Every epoch is kept up
+    to `limit`; then the stride doubles and only epochs divisible by it stay. The run's last
+    epoch is added at the end, so tables and figures always reach it.
+    """
+
+    limit: int = RECORD_ROWS  # rows kept at most (plus the last epoch)
+    stride: int = 1  # every stride-th epoch is kept
+    epochs: list[np.ndarray] = field(default_factory=list)  # one block per chunk
+    manual: list[np.ndarray] = field(default_factory=list)
+    torch: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, first: int, m: np.ndarray, t: np.ndarray) -> None:
+        """Keep a chunk's rows (epochs first, first + 1, …) that the stride keeps."""
+        e = np.arange(first, first + len(m))
+        keep = e % self.stride == 0
+        self.epochs.append(e[keep])
+        self.manual.append(m[keep])
+        self.torch.append(t[keep])
+        while sum(len(b) for b in self.epochs) > self.limit:
+            self.stride *= 2
+            keeps = [b % self.stride == 0 for b in self.epochs]
+            self.epochs = [b[k] for b, k in zip(self.epochs, keeps, strict=True)]
+            self.manual = [b[k] for b, k in zip(self.manual, keeps, strict=True)]
+            self.torch = [b[k] for b, k in zip(self.torch, keeps, strict=True)]
+
+    def finish(self, last: int, m_row: np.ndarray, t_row: np.ndarray) -> None:
+        """End with the last epoch, kept or not."""
+        if not self.epochs or not len(self.epochs[-1]) or self.epochs[-1][-1] != last:
+            self.add_row(last, m_row, t_row)
+
+    def add_row(self, epoch: int, m_row: np.ndarray, t_row: np.ndarray) -> None:
+        self.epochs.append(np.array([epoch]))
+        self.manual.append(m_row[None])
+        self.torch.append(t_row[None])
+
+    def trajectories(self, d: int) -> tuple[np.ndarray, Trajectory, Trajectory]:
+        """The kept epochs, and each side's rows as a Trajectory."""
+
+        def side(blocks: list[np.ndarray]) -> Trajectory:
+            return Trajectory(
+                *_split(np.concatenate(blocks) if blocks else np.empty((0, d + 3)), d)
+            )
+
+        epochs = np.concatenate(self.epochs) if self.epochs else np.empty(0, int)
+        return epochs, side(self.manual), side(self.torch)
+
+
+def rows_of(h: manual.train.History | torch_impl.train.History) -> np.ndarray:
+    """A History as (epochs, d + 3) float64 rows: w, b, train loss, test loss."""
+    return np.column_stack([
+        np.array(h.weight, dtype=np.float64).reshape(len(h.bias), -1),
+        np.array(h.bias, dtype=np.float64),
+        np.array(h.train_loss, dtype=np.float64),
+        np.array(h.test_loss, dtype=np.float64),
+    ])  # fmt: skip
+
+
+def _renumbered(e: ArithmeticError, first: int) -> ArithmeticError:
+    """A DivergedError from one chunk, with the run's epoch number."""
+    if isinstance(e, manual.train.DivergedError | torch_impl.train.DivergedError):
+        return type(e)(first + e.epoch, e.what)
+    return e
+
+
+H = TypeVar("H", manual.train.History, torch_impl.train.History)
+
+
+def _joined(h: H | None, more: H) -> H:
+    if h is None:
+        return more
+    h.train_loss += more.train_loss
+    h.test_loss += more.test_loss
+    h.weight += more.weight
+    h.bias += more.bias
+    return h
+
+
 def run_both(config: RunConfig, on_epoch: Callable[[str, int], None] | None = None) -> Comparison:
     """Train manual and torch from the same start on the same data, and compare them.
 
+    Both sides train CHUNK epochs at a time; each chunk is compared epoch by epoch as it comes
+    and then kept only as far as the Record keeps it, so memory stays bounded for any number
+    of epochs. Up to RECORD_ROWS epochs the full histories are kept too, for checkpoints.
     on_epoch(side, epoch) is called after each epoch of each side, e.g. by a progress bar.
     """
     split = make_data(config)
     model = initial_model(config, resolve_device(config.device))
     w0, b0 = start_of(model)
-    hook_m = None if on_epoch is None else partial(on_epoch, "manual")
-    hook_t = None if on_epoch is None else partial(on_epoch, "torch")
-    manual_run = train_manual(config, split, (w0, b0), on_epoch=hook_m)
-    torch_run = train_torch(config, split, model, on_epoch=hook_t)
-    m = Trajectory.from_history(manual_run.history)
-    t = Trajectory.from_history(torch_run.history)
     tol = TOLERANCES[config.dtype]
+    record = Record(limit=RECORD_ROWS)
+    params, state = (w0, b0), None
+    optimizer = make_torch_optimizer(config, model)
+    full = config.epochs <= RECORD_ROWS
+    m_hist: manual.train.History | None = None
+    t_hist: torch_impl.train.History | None = None
+    first_bad: int | None = None
+    max_param, max_train, max_test = 0.0, 0.0, 0.0
+    m_rows = t_rows = np.empty((0, config.features + 3))
+    for first in range(0, config.epochs, CHUNK):
+        chunk = replace(config, epochs=min(CHUNK, config.epochs - first))
+        hook_m = None if on_epoch is None else _shifted(on_epoch, "manual", first)
+        hook_t = None if on_epoch is None else _shifted(on_epoch, "torch", first)
+        try:
+            manual_run = train_manual(chunk, split, params, state, first, hook_m)
+            torch_run = train_torch(chunk, split, model, optimizer, first, hook_t)
+        except ArithmeticError as e:
+            raise _renumbered(e, first) from None
+        params, state = manual_run.params, manual_run.state
+        m_rows, t_rows = rows_of(manual_run.history), rows_of(torch_run.history)
+        if full:
+            m_hist = _joined(m_hist, manual_run.history)
+            t_hist = _joined(t_hist, torch_run.history)
+        d = config.features
+        bad = first_divergence(Trajectory(*_split(m_rows, d)), Trajectory(*_split(t_rows, d)), tol)
+        if first_bad is None and bad is not None:
+            first_bad = first + bad
+        gap = np.abs(m_rows - t_rows)
+        max_param = max(max_param, float(gap[:, : config.features + 1].max()))
+        max_train = max(max_train, float(gap[:, -2].max()))
+        max_test = max(max_test, float(gap[:, -1].max()))
+        record.add(first, m_rows, t_rows)
+    record.finish(config.epochs - 1, m_rows[-1], t_rows[-1])
+    epochs, m, t = record.trajectories(config.features)
+    assert state is not None  # at least one chunk ran: RunConfig needs epochs >= 1
+    manual_run = ManualRun(params, state, m_hist or manual.train.History())
+    torch_run = TorchRun(model, optimizer, t_hist or torch_impl.train.History())
     closed = (
         least_squares(split.X_train, split.y_train, config.weight_decay)
         if config.loss == "mse"
@@ -278,8 +405,20 @@ def run_both(config: RunConfig, on_epoch: Callable[[str, int], None] | None = No
         weight_diff=np.abs(m.weight - t.weight).max(axis=1),
         bias_diff=np.abs(m.bias - t.bias),
         tolerance=tol,
-        first_divergence_epoch=first_divergence(m, t, tol),
+        first_divergence_epoch=first_bad,
         closed_form=closed,
         manual_run=manual_run,
         torch_run=torch_run,
+        epochs=epochs,
+        max_param_diff=max_param,
+        max_loss_diff=(max_train, max_test),
     )
+
+
+def _split(rows: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(w, b, train loss, test loss) columns of (epochs, d + 3) rows."""
+    return rows[:, :d], rows[:, d], rows[:, d + 1], rows[:, d + 2]
+
+
+def _shifted(on_epoch: Callable[[str, int], None], side: str, first: int) -> Callable[[int], None]:
+    return lambda epoch: on_epoch(side, first + epoch)

@@ -6,6 +6,7 @@ Every figure is a function returning a matplotlib Figure (object-oriented API, f
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import sys
@@ -42,10 +43,27 @@ def _figure(nrows: int = 1, sharex: bool = False) -> tuple[Figure, np.ndarray]:
     return fig, axes
 
 
+def described(make: Callable[..., Figure]) -> Callable[..., Figure]:
+    """The figure carries its alt text as its label: the first line of its maker's docstring.
+
+    A notebook shows it as the image's alt text (compare.api registers the formatter).
+    """
+    alt = (make.__doc__ or make.__name__).strip().splitlines()[0].rstrip(".")
+
+    @functools.wraps(make)
+    def labelled(*args: Any, **kwargs: Any) -> Figure:  # noqa: ANN401
+        fig = make(*args, **kwargs)
+        fig.set_label(alt)
+        return fig
+
+    return labelled
+
+
 def _epochs(c: Comparison) -> np.ndarray:
-    return np.arange(c.config.epochs)
+    return c.epochs  # every epoch, or every k-th of a long run
 
 
+@described
 def predictions_figure(c: Comparison) -> Figure:
     """The course's plot_predictions: train (blue), test (green), both sides' predictions.
 
@@ -101,6 +119,7 @@ def _predicted_vs_true(c: Comparison) -> Figure:
     return fig
 
 
+@described
 def loss_curves_figure(c: Comparison) -> Figure:
     """Train and test loss per epoch for both sides (log scale), and their absolute difference."""
     fig, (top, bottom) = _figure(2, sharex=True)
@@ -124,6 +143,7 @@ def loss_curves_figure(c: Comparison) -> Figure:
     return fig
 
 
+@described
 def parameters_figure(c: Comparison) -> Figure:
     """Each weight and the bias per epoch, both sides; true values dashed, the optimum dotted.
 
@@ -173,6 +193,7 @@ def parameters_figure(c: Comparison) -> Figure:
     return fig
 
 
+@described
 def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
     """Contours of the training loss over (w, b), with both trajectories on top. d = 1 only."""
     if c.config.features != 1:
@@ -226,24 +247,38 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
     return fig
 
 
+@described
 def bench_figure(rows: Sequence[dict[str, Any]], busy: Sequence[str] = ()) -> Figure:
-    """Time per step against N, log-log, one line per implementation (its spread shaded), and
-    the memory floor; a busy machine's reasons are written across the chart."""
+    """Time per step against N, log-log, one line per implementation (whiskers: its min to
+    max), grouped by side, and the memory floor; a busy machine's reasons above the chart."""
+    from compare.bench.config import IMPLS
+
     fig, (ax,) = _figure()
-    impls = sorted({str(r["impl"]) for r in rows})
-    for impl in impls:
+    present = {str(r["impl"]) for r in rows}
+    impls = [i for i in IMPLS if i in present] + sorted(present - set(IMPLS))
+    hand = [i for i in impls if i.startswith("manual")]
+    colors = {i: c for i, c in zip(hand, ("tab:red", "tab:brown", "salmon"), strict=False)}
+    blues = ("tab:blue", "tab:cyan", "navy", "tab:purple", "tab:green", "teal")
+    colors |= {i: c for i, c in zip([i for i in impls if i not in hand], blues, strict=False)}
+    handles: list[Any] = []
+    for k, impl in enumerate(impls):
         mine = sorted((r for r in rows if r["impl"] == impl), key=lambda r: r["n"])
-        (line,) = ax.plot([r["n"] for r in mine], [r["median_s"] for r in mine], "o-", label=impl)
+        # Each line a little apart along N, so the whiskers of neighbours never merge.
+        shift = 1.0 + 0.035 * (k - (len(impls) - 1) / 2)
+        ns = [r["n"] * shift for r in mine]
+        medians = [r["median_s"] for r in mine]
+        spread = None
         if all("min_s" in r for r in mine):
-            ns = [r["n"] for r in mine]
-            low, high = [r["min_s"] for r in mine], [r["max_s"] for r in mine]
-            ax.fill_between(ns, low, high, color=line.get_color(), alpha=0.15)
-    if busy:
-        ax.text(0.5, 0.97, "BUSY MACHINE: " + "; ".join(busy), transform=ax.transAxes,
-                ha="center", va="top", color="tab:red", wrap=True, fontsize=10,
-                bbox={"facecolor": "white", "edgecolor": "tab:red"})  # fmt: skip
+            spread = [
+                [m - r["min_s"] for m, r in zip(medians, mine, strict=True)],
+                [r["max_s"] - m for m, r in zip(medians, mine, strict=True)],
+            ]
+        side = "by hand" if impl in hand else "torch"
+        bars = ax.errorbar(ns, medians, yerr=spread, fmt="o-", capsize=3, lw=1.5, ms=4,
+                           color=colors.get(impl), label=f"{side}: {impl}")  # fmt: skip
+        handles.append(bars)
     floor = sorted({(r["n"], r["floor_s"]) for r in rows})
-    ax.plot(
+    (floor_line,) = ax.plot(
         [n for n, _ in floor],
         [f for _, f in floor],
         "k--",
@@ -258,11 +293,19 @@ def bench_figure(rows: Sequence[dict[str, Any]], busy: Sequence[str] = ()) -> Fi
     where = f"{first.get('loss', '')} loss, {first.get('dtype', '')}, {first.get('device', '')}"
     ax.set_title(f"One full-batch training step ({where}): median time per implementation")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    handles.append(floor_line)  # in IMPLS order, the hand side first, then torch's, then floor
+    ax.legend(handles=handles, loc="upper left", fontsize=9)
+    top = 1.0
+    if busy:  # above the axes, in space kept for it: it never covers a line
+        top = 0.9
+        fig.text(0.5, 0.985, "BUSY MACHINE: " + "; ".join(busy), ha="center", va="top",
+                 color="tab:red", wrap=True, fontsize=10,
+                 bbox={"facecolor": "white", "edgecolor": "tab:red"})  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, top))
     return fig
 
 
+@described
 def diagnosis_figure(diag: Diagnosis) -> Figure:
     """A learner's parameter path against the hand-derived one, on the training loss landscape."""
     data, s = diag.data, diag.settings
@@ -327,9 +370,13 @@ def write_run_figures(c: Comparison, out: Path) -> list[Path]:
 
 
 def save_png(fig: Figure, path: Path) -> None:
-    """Render to memory, then write atomically: a crash never leaves half a PNG."""
+    """Render to memory, then write atomically: a crash never leaves half a PNG.
+
+    The folder is made here, with the file: a run stopped before its figures leaves none.
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, buffer.getvalue())
 
 

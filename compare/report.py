@@ -28,15 +28,22 @@ def shown_epochs(epochs: int, rows: int = 10) -> list[int]:
     return shown if shown[-1] == epochs - 1 else [*shown, epochs - 1]
 
 
+def shown_rows(c: Comparison) -> list[tuple[int, int]]:
+    """(row, epoch) pairs to print: the course's every-k-th epochs, or the nearest kept ones."""
+    wanted = shown_epochs(c.config.epochs)
+    rows = np.searchsorted(c.epochs, wanted).clip(0, len(c.epochs) - 1)
+    return [(int(r), int(c.epochs[r])) for r in dict.fromkeys(rows.tolist())]
+
+
 def epoch_table(c: Comparison) -> Table:
     """Both sides' losses and their parameter gap, epoch by epoch."""
     table = _table("Epoch by epoch (train loss before the step, test loss after)")
     table.add_column("epoch", justify="right")
     for col in ("train manual", "train torch", "test manual", "test torch", "max|Δw|", "|Δb|"):
         table.add_column(col, justify="right")
-    for e in shown_epochs(c.config.epochs):
+    for e, epoch in shown_rows(c):
         table.add_row(
-            str(e),
+            str(epoch),
             f"{c.manual.train_loss[e]:.8f}",
             f"{c.torch.train_loss[e]:.8f}",
             f"{c.manual.test_loss[e]:.8f}",
@@ -133,8 +140,8 @@ def verdict(c: Comparison) -> str:
     """One line: do the two implementations agree, and by how much."""
     tol = c.tolerance
     limit = f"atol {tol.atol:.0e} + rtol {tol.rtol:.0e} ({c.config.dtype})"
-    worst = float(c.param_diff.max())
-    loss = max(float(d.max()) for d in c.loss_diff)
+    worst = c.max_param_diff
+    loss = max(c.max_loss_diff)
     if c.agree:
         return (
             f"AGREE: manual and torch stay within {limit} for all {c.config.epochs} epochs; "
@@ -146,8 +153,8 @@ def verdict(c: Comparison) -> str:
     )
 
 
-def print_header(cfg: RunConfig, device: str, console: Console) -> None:
-    """The run's first two lines, printed before training starts."""
+def print_header(cfg: RunConfig, device: str, console: Console, impl: str = "") -> None:
+    """The run's first two lines, printed before training starts (`impl`: one side only)."""
     console.print(
         f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr} · {cfg.epochs} epochs · "
         f"{cfg.dtype} on {device} · {cfg.model} model · seed {cfg.seed}"
@@ -155,9 +162,10 @@ def print_header(cfg: RunConfig, device: str, console: Console) -> None:
     n_train = cfg.n_train
     console.print(
         f"data: {n_train} train / {cfg.n_points - n_train} test points, "
-        f"{cfg.features} feature(s), noise {cfg.noise}, "
+        f"{cfg.features} feature{'' if cfg.features == 1 else 's'}, noise {cfg.noise}, "
         + (f"batches of {cfg.batch_size}" if cfg.batch_size else "full batch")
         + (", shuffled" if cfg.shuffle else "")
+        + (f"; {impl} only" if impl else "")
     )
 
 
@@ -176,10 +184,10 @@ def comparison_html(c: Comparison) -> str:
         f"<tr><td>{n}</td><td>{w}</td><td>{b}</td></tr>" for n, w, b in parameter_rows(c)
     )
     epochs = "".join(
-        f"<tr><td>{e}</td><td>{c.manual.train_loss[e]:.8f}</td><td>{c.torch.train_loss[e]:.8f}</td>"
+        f"<tr><td>{epoch}</td><td>{c.manual.train_loss[e]:.8f}</td><td>{c.torch.train_loss[e]:.8f}</td>"
         f"<td>{c.manual.test_loss[e]:.8f}</td><td>{c.torch.test_loss[e]:.8f}</td>"
         f"<td>{c.weight_diff[e]:.1e}</td><td>{c.bias_diff[e]:.1e}</td></tr>"
-        for e in shown_epochs(c.config.epochs)
+        for e, epoch in shown_rows(c)
     )
     names = ("epoch", "train manual", "train torch", "test manual", "test torch", "max|Δw|", "|Δb|")
     head = "".join(f"<th>{h}</th>" for h in names)
@@ -211,9 +219,10 @@ def to_json(c: Comparison, grads: list[GradRow]) -> dict[str, Any]:
         "true": {"weight": c.split.true_weight.tolist(), "bias": c.split.true_bias},
         "manual": side_json(c.manual),
         "torch": side_json(c.torch),
-        "max_abs_param_diff": float(c.param_diff.max()),
-        "max_abs_train_loss_diff": float(c.loss_diff[0].max()),
-        "max_abs_test_loss_diff": float(c.loss_diff[1].max()),
+        "history_epochs": c.epochs.tolist(),  # the histories' epochs: all, or every k-th
+        "max_abs_param_diff": c.max_param_diff,
+        "max_abs_train_loss_diff": c.max_loss_diff[0],
+        "max_abs_test_loss_diff": c.max_loss_diff[1],
         "first_divergence_epoch": c.first_divergence_epoch,
         "agree": c.agree,
         "tolerance": asdict(c.tolerance),

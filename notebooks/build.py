@@ -8,6 +8,7 @@ test suite rebuilds them in memory and fails if a committed notebook differs, th
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,6 +21,15 @@ SOURCES = {
     "02_exercises.ipynb": ROOT / "notebooks" / "02_exercises.md",
 }
 BLOCK = re.compile(r"```python\n(.*?)```\n?", re.S)
+LINK = re.compile(r"\]\((?!https?:|#|/)([^)]+)\)")  # a relative Markdown link's target
+
+
+def relinked(markdown: str, source: Path) -> str:
+    """Relative links written for the source's folder, pointed at the same files from here."""
+    here = ROOT / "notebooks"
+    return LINK.sub(
+        lambda m: "](" + os.path.relpath(source.parent / m.group(1), here) + ")", markdown
+    )
 
 
 def notebook(markdown: str) -> nbformat.NotebookNode:
@@ -49,7 +59,7 @@ def notebook(markdown: str) -> nbformat.NotebookNode:
 
 def build(name: str) -> nbformat.NotebookNode:
     """The notebook `name` as its source says it should be."""
-    return notebook(SOURCES[name].read_text())
+    return notebook(relinked(SOURCES[name].read_text(), SOURCES[name]))
 
 
 def main() -> int:

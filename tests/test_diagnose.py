@@ -178,3 +178,63 @@ def test_the_docs_show_every_mistake_with_its_real_line_and_picture():
     # The README's example is this run's real output, word for word.
     line = diagnose(MISTAKES / "wrong_parameters.py").lines()[1]
     assert line in (root.parent / "README.md").read_text() and line in text
+
+
+def test_a_build_that_seeds_itself_with_7_is_not_the_chapters_start(tmp_path):
+    """Rebuilding under build()'s own seed would compare seed 7 with seed 7 and call it right."""
+    source = (MISTAKES / "correct_build.py").read_text()
+    learner = tmp_path / "seed_7.py"
+    learner.write_text(source.replace("torch.manual_seed(42)", "torch.manual_seed(7)"))
+    result = diagnose(learner)
+    assert not result.correct
+    assert [f.id for f in result.diagnosis][:1] == ["no_seed"]
+    assert "(0.3367, 0.1288)" in result.diagnosis[0].message  # the chapter's seed-42 start
+
+
+def _kink_path(flip: float):
+    """A correct Adam path on data with one point exactly on the line at the start.
+
+    The learner's first gradient counts that point's residual as +0 → sign +1 (as rounding
+    on another CPU may), where the hand-derived float64 step sees exactly 0 → sign 0.
+    `flip` scales the learner's departure: 1 is the kink's own sign, more is a real error.
+    """
+    from compare.diagnose.catalogue import Data
+    from manual.gradients import gradients
+    from manual.losses import LOSSES
+    from manual.optim import Adam, init_state, step
+
+    X = np.linspace(0, 0.9, 10, dtype=np.float32)[:, None]
+    w, b = np.array([0.5]), np.array([0.25])
+    y = (X * 0.7 + 0.3).astype(np.float32)
+    y[3, 0] = np.float32(X[3, 0] * w[0] + b[0])  # residual 0 at the start
+    data = Data(X, y, X, y)
+    opt = Adam(lr=0.05)
+    state = init_state(opt, (w, b))
+    path, seen = [np.concatenate([w, b])], []
+    for k in range(40):
+        _, dw, db = gradients(X.astype(np.float64), y.astype(np.float64), w, b, LOSSES["l1"])
+        if k == 0:  # the kink: one residual's sign counted as +1 instead of 0
+            dw, db = dw + flip * X[3] / 10, db + flip * 1 / 10
+        seen.append(np.concatenate([dw, db]))
+        (w, b), state = step((w, b), (dw, db), state, opt)
+        path.append(np.concatenate([w, b]))
+    return np.array(path), np.array(seen), data, opt
+
+
+def test_a_correct_step_across_an_l1_kink_is_judged_from_the_learners_own_gradient():
+    """Another CPU's rounding at a kink must not make a correct Adam loop wrong for good."""
+    from compare.diagnose.catalogue import replay, step_matches
+
+    path, seen, data, opt = _kink_path(flip=1.0)
+    blind = step_matches(replay("reference", path, data, "l1", opt), path)
+    assert not blind.all()  # the old replay: Adam's moments remember the kink ever after
+    judged = step_matches(replay("reference", path, data, "l1", opt, seen), path)
+    assert judged.all()
+
+
+def test_a_gradient_beyond_the_kinks_slack_is_still_a_departure():
+    from compare.diagnose.catalogue import replay, step_matches
+
+    path, seen, data, opt = _kink_path(flip=3.0)  # three times what one sign can move
+    judged = step_matches(replay("reference", path, data, "l1", opt, seen), path)
+    assert not judged.all()

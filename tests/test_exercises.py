@@ -211,7 +211,7 @@ def test_a_syntax_error_fails_the_tasks_that_need_that_file_and_names_it(tmp_pat
     needs_losses = [3, 4, 5, 6, 9, 10, 11]  # losses.py, and the modules that import it
     assert failing(book) == needs_losses
     for n in needs_losses:
-        assert "SyntaxError in losses.py line" in book.tasks[n - 1].message
+        assert "SyntaxError in manual/losses.py line" in book.tasks[n - 1].message
 
 
 HOSTILE = {
@@ -306,7 +306,7 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
     assert all(rows[s]["maximum"] == "160" for s in rows)
     feedback = (subs / "broken" / "feedback.txt").read_text()
-    assert "SyntaxError in model.py line" in feedback and "seed 11" in feedback
+    assert "SyntaxError in manual/model.py line" in feedback and "seed 11" in feedback
 
 
 def test_cli_new_force_moves_the_old_copy_aside(tmp_path, capsys):
@@ -344,6 +344,7 @@ def test_pytest_marker_per_task_inside_a_student_copy_uses_the_sandbox(key, tmp_
         )  # fmt: skip
         assert done.returncode == expect, done.stdout[-2000:] + done.stderr[-2000:]
         assert "1 passed" in done.stdout if expect == 0 else "called sys.exit" in done.stdout
+        assert not (where / ".benchmarks").exists()  # a student's pytest leaves no bench folder
 
 
 def test_the_projects_chapter_exercise_matches_torch():
@@ -374,3 +375,27 @@ def test_gradebook_renders_as_a_table(key):
     assert html.count("<tr") == 3 and "PASS" in html and "seed 3" in html
     (ax,) = book.plot().axes
     assert "20/20 points" in ax.get_title() and len(ax.patches) == 4
+
+
+def test_a_syntax_error_in_torch_impl_names_its_package(tmp_path):
+    dest = planted(
+        tmp_path,
+        ("torch_impl/model.py", "class LinearRegressionModel(", "class LinearRegressionModel(("),
+    )
+    book = grade_folder(dest, [13])
+    assert "SyntaxError in torch_impl/model.py line" in book.tasks[0].message
+
+
+def test_a_fresh_copy_says_not_implemented_once_and_keeps_real_results_in_sight(tmp_path):
+    new_copy(tmp_path / "hw")
+    lines = grade_folder(tmp_path / "hw").lines()
+    assert lines[:-1] == [
+        "FAIL  tasks 1–16  0/160: not implemented yet; hint: replace the raise "
+        "NotImplementedError with your code"
+    ]
+    model = tmp_path / "hw" / "manual" / "model.py"
+    stub = '    raise NotImplementedError("Task 2: forward pass ŷ = X·w + b")\n'
+    model.write_text(model.read_text().replace(stub, "    return X @ w[:, None] + b\n"))
+    lines = grade_folder(tmp_path / "hw", [1, 2, 3, 5]).lines()
+    assert lines[0].startswith("PASS  task  2")
+    assert lines[1].startswith("FAIL  tasks 1, 3, 5  0/")

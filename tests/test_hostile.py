@@ -105,9 +105,11 @@ def test_sigterm_and_ctrl_c_stop_with_one_line(tmp_path, sig, code):
     target = tmp_path / "m.pth"
     proc = subprocess.Popen(
         [sys.executable, "-m", "compare", "train", "--impl", "torch", "--epochs", "100000000",
-         "--save", str(target)], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+         "--save", str(target)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
-    time.sleep(4)  # well into training: torch is imported, the save is still far off
+    # The header is printed just before training starts: torch is imported, the save far off.
+    assert proc.stdout.readline().startswith("l1 loss")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err

@@ -1,6 +1,7 @@
 """Both notebooks: built from their Markdown sources, committed without outputs, and run
 top to bottom in a Jupyter kernel, where a cell that raises fails the test."""
 
+import re
 import runpy
 from pathlib import Path
 
@@ -39,3 +40,33 @@ def test_a_notebook_runs_top_to_bottom(name, tmp_path):
     if name.startswith("01"):
         assert len(images) >= 5  # plot_predictions twice, predictions, loss curves, landscapes
         assert any("AGREE" in o["data"]["text/html"] for o in html)
+
+
+def _tree(root: Path) -> set[str]:
+    skip = {".git", ".venv", ".venv-ci", "__pycache__", ".pytest_cache", ".ruff_cache",
+            ".mypy_cache", ".hypothesis", ".benchmarks"}  # fmt: skip
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if not skip & set(p.relative_to(root).parts) and not p.name.endswith(".egg-info")
+    }
+
+
+def test_the_exercises_notebook_runs_twice_in_place_and_leaves_the_repo_as_it_was():
+    """Executed where it lives, as a learner opens it: nothing is left in the checkout."""
+    before = _tree(ROOT)
+    for _ in range(2):
+        nb = nbformat.read(ROOT / "notebooks" / "02_exercises.ipynb", as_version=4)
+        client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3",
+                                resources={"metadata": {"path": str(ROOT / "notebooks")}})  # fmt: skip
+        client.execute()
+    assert _tree(ROOT) == before
+
+
+def test_the_walkthroughs_links_work_from_the_notebooks_folder():
+    nb = nbformat.read(ROOT / "notebooks" / "01_workflow_side_by_side.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    links = re.findall(r"\]\((?!https?:|#)([^)]+)\)", text)
+    assert links, "the walkthrough links to the other docs"
+    for link in links:
+        assert (ROOT / "notebooks" / link.split("#")[0]).exists(), link

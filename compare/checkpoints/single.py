@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,17 +57,21 @@ def train_single(
     save: Path | None = None,
     given: frozenset[str] | None = None,
     overrides: frozenset[str] = frozenset(),
+    on_start: Callable[[RunConfig], None] | None = None,
 ) -> SingleRun:
     """Train `impl` for config.epochs more epochs; resume and save are checkpoint paths.
 
     On resume the checkpoint's recorded settings win (resume.py): `given` names the settings
-    the caller chose (None: all), `overrides` those it may change (only lr).
+    the caller chose (None: all), `overrides` those it may change (only lr). on_start gets the
+    settings that will train, just before training starts (the CLI prints its header).
     """
     if save is not None:
         check_writable(save, impl)
     if resume is None:
         split = make_data(config)
         model = initial_model(config, resolve_device(config.device))
+        if on_start is not None:
+            on_start(config)
         if impl == "manual":
             return _train_manual(config, split, model, None, save)
         return _train_torch(config, split, model, None, save)
@@ -76,6 +81,8 @@ def train_single(
     split = make_data(config)
     model = initial_model(config, device)
     resumed = Resumed(resume, checkpoint, _overrides(checkpoint.metadata, changed))
+    if on_start is not None:
+        on_start(config)
     if impl == "manual":
         return _train_manual(config, split, model, resumed, save)
     return _train_torch(config, split, model, resumed, save)

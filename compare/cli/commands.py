@@ -23,7 +23,7 @@ from compare.config import ConfigError, RunConfig
 from compare.diagnose.run import DiagnoseError
 from compare.exercises.grade import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
-from compare.experiment import Comparison, run_both
+from compare.experiment import RECORD_ROWS, Comparison, run_both
 from compare.files import probe_write
 from compare.gradcheck import check_gradients
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
@@ -44,25 +44,37 @@ def config_from(args: argparse.Namespace) -> RunConfig:
 
 
 def existing_folder(folder: Path, flag: str) -> None:
-    """An output folder's parent must exist: a typo should not grow a tree of folders."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{flag} {folder} is a file, not a folder; choose a folder")
-    if not folder.parent.is_dir():
-        raise UserError(
-            f"{flag} {folder}: folder {folder.parent} does not exist; create it first "
-            f"(mkdir -p {folder.parent})"
-        )
+    """Create an output folder now (its parent must exist: a typo should not grow a tree)."""
+    writable_folder(folder, flag)
     try:
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise UserError(
             f"{flag} {folder}: cannot create it ({e.strerror}); choose another"
         ) from None
+
+
+def writable_folder(folder: Path, flag: str, parents: bool = False) -> None:
+    """Refuse, before any work, a folder that could not be written later; create nothing.
+
+    The folder itself is made only when the first file goes in (an interrupted run leaves no
+    empty folder). With `parents`, missing folders above it are ours to make too (runs/).
+    """
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {folder} is a file, not a folder; choose a folder")
+    nearest = folder
+    while not nearest.exists() and (parents or nearest == folder):
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise UserError(
+            f"{flag} {folder}: folder {folder.parent} does not exist; create it first "
+            f"(mkdir -p {folder.parent})"
+        )
     try:
-        probe_write(folder / "probe")  # write there now, not after minutes of training
+        probe_write(nearest / "probe")  # write there now, not after minutes of training
     except OSError as e:
         raise UserError(
-            f"{flag} {folder}: cannot write in it ({e.strerror}); choose another"
+            f"{flag} {folder}: cannot write in {nearest} ({e.strerror}); choose another"
         ) from None
 
 
@@ -70,18 +82,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train both implementations side by side and report whether they agree."""
     config = config_from(args)
     if args.save_dir is not None:
+        if config.epochs > RECORD_ROWS:
+            raise UserError(
+                f"--save-dir keeps every epoch's history, at most {RECORD_ROWS:,} epochs; "
+                f"this run has {config.epochs:,} (save fewer, then resume with train --resume)"
+            )
         existing_folder(args.save_dir, "--save-dir")
         for name in SAVE_DIR_FILES:
             check_writable(args.save_dir / name, "torch")
     out = None
     if not args.no_plots:
         out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-        if args.out is None:
-            out.parent.mkdir(exist_ok=True)  # runs/ is ours to make
-        existing_folder(out, "--out")
+        writable_folder(out, "--out", parents=args.out is None)  # runs/ is ours to make
     console = Console()
     if not args.json:
         print_header(config, resolve_device(config.device).type, console)  # before training
+        sys.stdout.flush()
     c = train_with_progress(config)
     saved = [] if args.save_dir is None else [args.save_dir / n for n in SAVE_DIR_FILES]
     if saved:
@@ -151,15 +167,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from(args)
     if args.override and args.resume is None:
         raise UserError("--override only applies with --resume")
+    console = Console()
+
+    def header(settings: RunConfig) -> None:  # the settings that train, after any resume
+        if not args.json:
+            print_header(settings, resolve_device(settings.device).type, console, args.impl)
+            sys.stdout.flush()  # a reader (or a test) sees it before training starts
+
     run = train_single(
         config, args.impl, resume=args.resume, save=args.save,
         given=given_flags(getattr(args, "argv", [])), overrides=frozenset(args.override),
+        on_start=header,
     )  # fmt: skip
     t = run.trajectory
     if args.json:
         print(json.dumps(side_json(t)))
         return EXIT_OK
-    console = Console()
     console.print(history_table(run.impl, run.first_epoch, t))
     console.print(f"{args.impl}: weight {fmt(t.weight[-1])}, bias {t.bias[-1]:.4f}")
     if args.save:
@@ -192,7 +215,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time every implementation's training step and compare them to each other and a floor."""
     from rich.progress import Progress
 
-    from compare.bench.report import bench_table, breakdown_table, busy_warning
+    from compare.bench.report import bench_tables, breakdown_table, busy_warning, compile_lines
     from compare.bench.run import run_bench
 
     cfg = BenchConfig(
@@ -208,11 +231,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         keep_freed_memory=args.keep_freed_memory,
     )
     if args.out is not None:
-        existing_folder(args.out, "--out")
+        writable_folder(args.out, "--out")
     total = len(cfg.sizes) * cfg.repeats * len(cfg.impls)
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("benchmarking", total=total)
-        result = run_bench(cfg, lambda what: bar.update(task, advance=1, description=what))
+    if not sys.stderr.isatty():  # a bar only where a person watches; a log gets nothing
+        result = run_bench(cfg)
+    else:
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("benchmarking", total=total)
+            result = run_bench(cfg, lambda what: bar.update(task, advance=1, description=what))
     figures = []
     if args.out is not None:
         from compare import plots
@@ -228,7 +254,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"gradcompare: {warning}", file=sys.stderr)
         return EXIT_OK
     console = Console()
-    console.print(bench_table(result))
+    for table in bench_tables(result, console.width):
+        console.print(table)
+    for line in compile_lines(result):
+        print(line)
     console.print(breakdown_table(result))
     warning = busy_warning(result)
     if warning is not None:
@@ -290,7 +319,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
     settings = Settings(args.epochs, args.lr, args.loss, args.optimizer)
     if args.plot is not None:
-        existing_folder(args.plot, "--plot")
+        writable_folder(args.plot, "--plot")
     result = diagnose(args.file, settings, Limits(wall_s=args.timeout))
     figure = None
     if args.plot is not None:
@@ -328,6 +357,8 @@ def dispatch(args: argparse.Namespace) -> int:
         *CheckpointErrors,
     ) as e:  # fmt: skip
         print(f"gradcompare: error: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # the reader left: main() ends quietly, this is no error of the user's
     except OSError as e:  # a folder that cannot be written, a full disk, …
         where = f"{e.filename}: " if e.filename else ""
         print(f"gradcompare: error: {where}{e.strerror or e}; check the path", file=sys.stderr)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,6 +34,7 @@ CHOICES = {
     "device": DEVICE_NAMES,
     "optimizer": OPTIMIZER_NAMES,
 }
+LOSS_ALIASES = {"mae": "l1"}  # the chapter calls L1 "MAE" (mean absolute error)
 DATA_FIELDS = ("weight", "bias", "start", "end", "step", "train_split", "features", "noise")
 
 
@@ -45,8 +49,42 @@ class Parser(argparse.ArgumentParser):
         self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
-        """Print `prog: error: message` and a pointer to --help, then exit 2."""
+        """Print `prog: error: message` and a pointer to --help, then exit 2.
+
+        An unknown flag gets the closest one this subcommand has ("did you mean --epochs?").
+        """
+        if message.startswith("unrecognized arguments: "):
+            line = self._unknown(message.removeprefix("unrecognized arguments: ").split())
+            self.exit(EXIT_USAGE, f"gradcompare: error: {line}\n")
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        """As argparse's; the words are kept, so an unknown flag is matched in its subcommand."""
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(self._argv, namespace)
+
+    def _unknown(self, tokens: list[str]) -> str:
+        """'unknown flag --epoch; did you mean --epochs? (see gradcompare run --help)'."""
+        parser: argparse.ArgumentParser = self
+        for word in getattr(self, "_argv", []):  # follow the subcommands that were typed
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if subs and word in subs[0].choices:
+                parser = subs[0].choices[word]
+        flags = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+        token = tokens[0]
+        name = token.split("=", 1)[0]
+        if not name.startswith("-"):
+            return f"unexpected argument {token!r} (see '{parser.prog} --help')"
+        close = difflib.get_close_matches(name, flags, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"unknown flag {name}{hint} (see '{parser.prog} --help')"
+
+
+def loss_name(value: str) -> str:
+    """--loss VALUE: a LOSS_NAMES entry, or an alias the chapter uses (mae is l1)."""
+    return LOSS_ALIASES.get(value.lower(), value)
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -70,7 +108,11 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                 help=helps[f.name],
             )  # fmt: skip
         else:
-            kind = int if f.name in ("epochs", "seed", "features", "batch_size") else type(default)
+            kind: Callable[[str], object] = (
+                loss_name if f.name == "loss"
+                else int if f.name in ("epochs", "seed", "features", "batch_size")
+                else type(default)
+            )  # fmt: skip
             group.add_argument(
                 flag, type=kind, default=default, choices=CHOICES.get(f.name), help=helps[f.name]
             )
@@ -113,8 +155,9 @@ def build_parser() -> Parser:
 
     train = sub.add_parser("train", help="train one implementation; save or resume checkpoints")
     train.add_argument(
-        "--impl", choices=("manual", "torch"), required=True, help="which side trains"
-    )
+        "--impl", choices=("manual", "torch"), default="torch",
+        help="which side trains (the chapter's is torch)",
+    )  # fmt: skip
     add_run_flags(train)
     train.add_argument("--save", type=Path, help="write a checkpoint (.safetensors, or .pth)")
     train.add_argument(
@@ -142,7 +185,9 @@ def build_parser() -> Parser:
         help="numbers of training points to time",
     )  # fmt: skip
     bench.add_argument("--features", type=int, default=b.features, help="input features d")
-    bench.add_argument("--loss", choices=LOSS_NAMES, default=b.loss, help="loss function")
+    bench.add_argument(
+        "--loss", type=loss_name, choices=LOSS_NAMES, default=b.loss, help="loss (mae = l1)"
+    )
     bench.add_argument("--dtype", choices=DTYPE_NAMES, default=b.dtype, help="floating-point type")
     bench.add_argument("--device", choices=DEVICE_NAMES, default=b.device, help="torch device")
     bench.add_argument("--repeats", type=int, default=b.repeats, help="interleaved samples")
@@ -200,7 +245,10 @@ def build_parser() -> Parser:
     )  # fmt: skip
     diag.add_argument("--epochs", type=int, default=100, help="passed to train()")
     diag.add_argument("--lr", type=float, default=0.01, help="the learning rate to check against")
-    diag.add_argument("--loss", choices=LOSS_NAMES, default="l1", help="the loss to check against")
+    diag.add_argument(
+        "--loss", type=loss_name, choices=LOSS_NAMES, default="l1",
+        help="the loss to check against (mae = l1)",
+    )  # fmt: skip
     diag.add_argument(
         "--optimizer", choices=OPTIMIZER_NAMES, default="sgd", help="the optimizer to check against"
     )

@@ -58,15 +58,37 @@ def listing(package: Path, parts: Listing) -> str:
     return "\n".join(line for line in text.splitlines() if not any(m in line for m in markers))
 
 
+CONTINUED = "↪ "  # marks a wrapped line's continuation, indented under its start
+
+
+def wrapped(code: str, width: int) -> str:
+    """Code lines longer than `width` broken at a space, each continuation indented four
+    more than its line and marked, so it cannot be read as a new statement."""
+    out = []
+    for line in code.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        hang = " " * (indent + 4) + CONTINUED
+        while len(line) > width:
+            cut = line.rfind(" ", len(hang) + 1, width)
+            if cut <= indent:
+                break  # one long token: leave it whole
+            out.append(line[:cut])
+            line = hang + line[cut + 1 :]
+        out.append(line)
+    return "\n".join(out)
+
+
 def render(topic: str, console: Console) -> None:
     """Print the topic's two listings side by side, or stacked on a narrow terminal."""
     by_hand, by_autograd = TOPICS[topic]
-    left = Syntax(listing(_root(manual), by_hand), "python", word_wrap=True, theme="ansi_dark")
+    wide = console.width >= SIDE_BY_SIDE_MIN
+    room = (console.width - 7) // 2 if wide else console.width - 4  # less borders, padding
+    left = Syntax(wrapped(listing(_root(manual), by_hand), room), "python", theme="ansi_dark")
     right = Syntax(
-        listing(_root(torch_impl), by_autograd), "python", word_wrap=True, theme="ansi_dark"
+        wrapped(listing(_root(torch_impl), by_autograd), room), "python", theme="ansi_dark"
     )
     titles = ("manual/ — gradients by hand (NumPy)", "torch_impl/ — autograd does the work")
-    if console.width >= SIDE_BY_SIDE_MIN:
+    if wide:
         table = Table(title=f"{topic}: the same idea twice", expand=True, show_lines=False)
         table.add_column(titles[0], ratio=1)
         table.add_column(titles[1], ratio=1)

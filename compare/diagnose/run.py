@@ -231,7 +231,8 @@ def analyse(file: str, settings: Settings, data: Data, rec: dict[str, Any]) -> D
     if seed42 is not None and not np.allclose(np.asarray(seed42), start, rtol=0, atol=1e-7):
         found.append(finding("no_seed", start=_fmt(start), seed42=_fmt(np.asarray(seed42))))
     K, E = len(steps), settings.epochs
-    predicted = replay("reference", path, data, settings.loss, settings.options())
+    seen = seen_gradients(rec, len(steps), start.size)
+    predicted = replay("reference", path, data, settings.loss, settings.options(), seen)
     ok = step_matches(predicted, path)
     blow_up = diverged(path)
     if K and ok.all():
@@ -292,10 +293,22 @@ def simulated(
     if "trained_on_test" in fits:
         found.append(finding(test_split_mistake(rec)))
     if lr is not None and not math.isclose(lr, settings.lr, rel_tol=1e-3):
-        replayed = replay("reference", path, data, settings.loss, settings.options(lr))
+        seen = seen_gradients(rec, K, path.shape[1])
+        replayed = replay("reference", path, data, settings.loss, settings.options(lr), seen)
         if step_matches(replayed, path).all():
             found.append(finding("wrong_lr", lr=lr, expected=settings.lr))
     return found
+
+
+def seen_gradients(rec: dict[str, Any], steps: int, size: int) -> np.ndarray:
+    """(steps, size): the gradient each recorded step saw, NaN where a parameter had none."""
+    out = np.full((steps, size), np.nan)
+    for k, gs in enumerate(rec.get("grads", [])[:steps]):
+        if gs and all(g is not None for g in gs):
+            flat = np.concatenate([np.asarray(g, dtype=np.float64).reshape(-1) for g in gs])
+            if flat.size == size:
+                out[k] = flat
+    return out
 
 
 def test_split_mistake(rec: dict[str, Any]) -> str:

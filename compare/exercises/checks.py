@@ -141,12 +141,15 @@ def answer_cases(answer: Any, n: int, what: str) -> list[Any]:
     return cases
 
 
+NOT_WRITTEN = "not implemented yet"  # the message of a task whose stub still raises
+
+
 def error_line(error: dict[str, Any]) -> tuple[str, str]:
     """What the student's code raised, as a message and a hint."""
     kind, msg, at = error.get("kind", "Error"), error.get("message", ""), error.get("where", "")
     where = f" ({at})" if at else ""
     if kind == "NotImplementedError":
-        return "not implemented yet", "replace the raise NotImplementedError with your code"
+        return NOT_WRITTEN, "replace the raise NotImplementedError with your code"
     if kind in ("SyntaxError", "IndentationError", "TabError"):
         return f"{kind} in {at or 'manual/'}: {msg}", "fix the syntax: nothing in that file can run"
     if kind == "ImportError" and "torch" in msg:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compare.exercises.checks import CHECKS, Case, error_line
+from compare.exercises.checks import CHECKS, NOT_WRITTEN, Case, error_line
 from compare.exercises.tasks import BY_NUMBER, TASKS
 from compare.files import atomic_write
 from compare.sandbox import Limits, run_child
@@ -36,6 +36,17 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5, 7, 8] as '1–3, 5, 7–8'."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 class GradeError(ValueError):
@@ -97,8 +108,18 @@ class Gradebook:
     def lines(self) -> list[str]:
         """What `gradcompare exercises check` prints."""
         n_pass = sum(t.passed for t in self.tasks)
+        untouched = [t for t in self.tasks if not t.passed and t.message == NOT_WRITTEN]
+        shown = [t.line() for t in self.tasks if t not in untouched]
+        if len(untouched) > 1:  # one line, not one per stub: the real results stay in sight
+            worth = _num(sum(t.max_points for t in untouched))
+            shown.append(
+                f"FAIL  tasks {_ranges([t.number for t in untouched])}  0/{worth}: "
+                f"{NOT_WRITTEN}; hint: {untouched[0].hint}"
+            )
+        elif untouched:
+            shown.append(untouched[0].line())
         return [
-            *(t.line() for t in self.tasks),
+            *shown,
             f"{n_pass} passed, {len(self.tasks) - n_pass} failed; "
             f"{_num(self.total)}/{_num(self.maximum)} points (seed {self.seed})",
         ]

@@ -541,14 +541,23 @@ PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
 
 
 def where(e: BaseException, folder: str) -> str:
-    """The deepest frame of the student's code: `manual/losses.py line 12`."""
-    found = ""
+    """The deepest frame of the student's code: `manual/losses.py line 12`.
+
+    Named from the copy's root, so `model.py` says whether it is manual/ or torch_impl/.
+    """
+    root = Path(folder).resolve()
+
+    def inside(filename: str) -> str | None:
+        path = Path(filename).resolve()
+        return path.relative_to(root).as_posix() if root in path.parents else None
+
     if isinstance(e, SyntaxError) and e.filename:
-        return f"{Path(e.filename).name} line {e.lineno}"
+        return f"{inside(e.filename) or Path(e.filename).name} line {e.lineno}"
+    found = ""
     for frame in traceback.extract_tb(e.__traceback__):
-        path = Path(frame.filename)
-        if path.parent.name == "manual" and Path(folder).resolve() in path.resolve().parents:
-            found = f"manual/{path.name} line {frame.lineno}"
+        name = inside(frame.filename)
+        if name is not None and name.startswith(("manual/", "torch_impl/")):
+            found = f"{name} line {frame.lineno}"
     return found
 
 

@@ -48,7 +48,7 @@ PACKAGES = ("manual", "torch_impl")
 PYTEST_INI = """[pytest]
 pythonpath = .
 testpaths = tests
-addopts = -ra --strict-markers
+addopts = -ra --strict-markers -p no:benchmark
 markers =
 {markers}
 """
