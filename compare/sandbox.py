@@ -1,9 +1,12 @@
 """Run student code in a child process with limits, and get back only what it returned.
 
-The child gets wall-clock, CPU-time and address-space limits (resource.setrlimit), its own
-process group (killed whole on expiry), no torch (hand-derived means by hand), and a request
-of plain JSON. Whatever the student's code does there, sys.exit, os._exit, a segfault, an
-endless C call or a patched grader, it ends that child and nothing else.
+The child runs under bubblewrap where it can (compare/isolation.py: a read-only system, the
+key and the classmates hidden, its own namespaces, no network), and always with wall-clock,
+CPU-time, address-space, file-size and open-file limits (resource.setrlimit), in a session of
+its own that is killed whole on expiry. It gets a request of plain JSON on stdin and answers
+on a pipe; nothing is ever unpickled. Whatever the student's code does there, sys.exit,
+os._exit, a segfault, an endless C call, a daemon, a patched grader, it ends that child and
+nothing else; every wait for it has a deadline.
 """
 
 from __future__ import annotations
@@ -11,26 +14,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import compare
+from compare.isolation import PidsGroup, Sandbox, bwrap_command, package_root, use_bwrap
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one task's child may use. Generous by default; tests inject tight ones."""
 
-    wall_s: float = 120.0  # seconds on the clock, then the process group is killed
+    wall_s: float = 120.0  # seconds on the clock, then the whole sandbox is killed
     cpu_s: int = 60  # CPU seconds (RLIMIT_CPU): an endless C loop dies here, however busy
     memory_bytes: int = 2 << 30  # address space (RLIMIT_AS)
+    file_bytes: int = 64 << 20  # largest file it may write (RLIMIT_FSIZE); /tmp and /dev/shm size
+    open_files: int = 256  # file descriptors (RLIMIT_NOFILE)
+    processes: int = 64  # processes and threads, where a pids cgroup can bound them
+    isolation: str = "auto"  # auto: bwrap where it runs | required | none: rlimits only
 
 
 @dataclass(frozen=True)
@@ -70,67 +79,171 @@ def decode(value: object) -> Any:
     return value
 
 
+ANSWER_BYTES = 256 << 20  # an answer larger than this is not read: a flood, not a result
+
+
 def run_child(
-    folder: Path, request: dict[str, Any], limits: Limits, entry: str = "compare.exercises.probe"
+    folder: Path,
+    request: dict[str, Any],
+    limits: Limits,
+    entry: str = "compare.exercises.probe",
+    torch_allowed: bool = True,
+    shared: Path | None = None,
 ) -> ChildResult:
-    """Run `entry`.main on `request` in `folder` (by default the probe of a student's manual/)."""
-    root = Path(str(compare.__file__)).parent.parent  # where our own package is importable
-    with tempfile.TemporaryDirectory(prefix="gradcompare-grade-") as tmp:
-        req, resp = Path(tmp) / "request.json", Path(tmp) / "answer.json"
-        req.write_text(json.dumps(encode({**request, "folder": str(folder.resolve())})))
-        # -I: no PYTHONPATH, no user site, no current folder on sys.path; the probe adds the
-        # student's folder itself, after our code is imported.
-        # The limits come first, before any of our imports or the student's: hard limits
-        # equal to the soft ones, so the student's code cannot raise them again.
-        cpu, mem = limits.cpu_s, limits.memory_bytes
-        code = (
-            "import resource as r; "
-            f"r.setrlimit(r.RLIMIT_CPU, ({cpu}, {cpu})); "
-            f"r.setrlimit(r.RLIMIT_AS, ({mem}, {mem})); "
-            "r.setrlimit(r.RLIMIT_CORE, (0, 0)); "
-            f"import sys; sys.path.insert(0, {str(root)!r}); "
-            f"from {entry} import main; main(sys.argv[1], sys.argv[2])"
-        )
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "OPENBLAS_NUM_THREADS": "1",  # BLAS threads reserve address space by the GiB
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-        }
+    """Run `entry`.main on `request` in `folder` (by default the probe of a student's manual/).
+
+    The request goes in on stdin and the answer comes back on a pipe of its own, so the child
+    needs no writable folder of ours; under bwrap it has none (compare/isolation.py) but
+    `shared`, a folder the grader made for a task that saves a file.
+    """
+    sandboxed = use_bwrap(limits.isolation)
+    # -I: no PYTHONPATH, no user site, no current folder on sys.path; the probe adds the
+    # student's folder itself, after our code is imported.
+    # The limits come first, before any of our imports or the student's: hard limits
+    # equal to the soft ones, so the student's code cannot raise them again.
+    rlimits = {"CPU": limits.cpu_s, "AS": limits.memory_bytes, "CORE": 0,
+               "FSIZE": limits.file_bytes, "NOFILE": limits.open_files}  # fmt: skip
+    code = (
+        "import resource as r; "
+        + "".join(f"r.setrlimit(r.RLIMIT_{k}, ({v}, {v})); " for k, v in rlimits.items())
+        + f"import sys; sys.path.insert(0, {str(package_root())!r}); "
+        f"from {entry} import main; main(sys.argv[1], sys.argv[2])"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "OPENBLAS_NUM_THREADS": "1",  # BLAS threads reserve address space by the GiB
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+    }
+    read_end, write_end = os.pipe()
+    argv = [sys.executable, "-I", "-c", code, "/dev/stdin", f"/dev/fd/{write_end}"]
+    group = PidsGroup.make(limits.processes) if sandboxed else None
+    if sandboxed:
+        argv = bwrap_command(Sandbox(folder, limits.file_bytes, not torch_allowed, shared), argv)
+    else:
+        env["HOME"] = env["TMPDIR"] = tempfile.gettempdir()
+    payload = json.dumps(encode({**request, "folder": str(folder.resolve())})).encode()
+    try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", code, str(req), str(resp)],
+            argv,
             cwd=folder,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, killed whole on expiry
+            pass_fds=(write_end,),
+            start_new_session=True,  # its own session and group, killed whole on expiry
+            preexec_fn=None if group is None else group.joiner(),
         )
+    except BaseException:
+        os.close(read_end)
+        if group is not None:
+            group.remove()
+        raise
+    finally:
+        os.close(write_end)
+    try:
+        answer_bytes, err, timed_out = _exchange(proc, payload, read_end, limits.wall_s)
+    finally:
+        _kill(proc)  # anything it left running in its group goes too
+        if group is not None:
+            group.remove()
+        os.close(read_end)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    tail = _tail(err)
+    if timed_out:
+        return ChildResult(
+            None,
+            f"stopped after {limits.wall_s:g} s on the clock (a loop that never ends, or "
+            "one waiting for something?)",
+            tail,
+        )
+    if proc.returncode == 0 and answer_bytes:
         try:
-            _, err = proc.communicate(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            _, err = proc.communicate()
-            return ChildResult(
-                None,
-                f"stopped after {limits.wall_s:g} s on the clock (a loop that never ends, or "
-                "one waiting for something?)",
-                _tail(err),
-            )
-        finally:
-            _kill(proc)  # anything it left running in its group goes too
-        tail = _tail(err)
-        if proc.returncode == 0 and resp.is_file():
-            try:
-                answer = decode(json.loads(resp.read_text()))
-            except (ValueError, OSError):
-                answer = None
-            if isinstance(answer, dict):
-                return ChildResult(answer, "", tail)
-        return ChildResult(None, _death(proc.returncode, limits), tail)
+            answer = decode(json.loads(answer_bytes))
+        except (ValueError, RecursionError):
+            answer = None
+        if isinstance(answer, dict):
+            return ChildResult(answer, "", tail)
+    return ChildResult(None, _death(proc.returncode, limits), tail)
+
+
+def _exchange(
+    proc: subprocess.Popen[bytes], payload: bytes, answer_fd: int, wall_s: float
+) -> tuple[bytes, bytes, bool]:
+    """Send the request, read the answer and stderr until the child ends or time runs out.
+
+    Every wait has a deadline: a grandchild that keeps a pipe open cannot hold the grader.
+    Returns (answer, stderr, timed out).
+    """
+    assert proc.stdin is not None and proc.stderr is not None
+    deadline = time.monotonic() + wall_s
+    chunks: dict[int, list[bytes]] = {answer_fd: [], proc.stderr.fileno(): []}
+    sizes = dict.fromkeys(chunks, 0)
+    sel = selectors.DefaultSelector()
+    for fd in chunks:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    stdin_fd = proc.stdin.fileno()
+    os.set_blocking(stdin_fd, False)
+    sel.register(stdin_fd, selectors.EVENT_WRITE)
+    sent, timed_out, open_fds = 0, False, set(chunks)
+    try:
+        while open_fds or sent < len(payload):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            if not open_fds and proc.poll() is not None:
+                break
+            for key, _ in sel.select(timeout=min(left, 0.5)):
+                fd = int(key.fd)
+                if fd == stdin_fd:
+                    try:
+                        sent += os.write(fd, payload[sent : sent + 65536])
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        sent = len(payload)  # the child stopped reading: its answer will say
+                    if sent >= len(payload):
+                        sel.unregister(fd)
+                        proc.stdin.close()
+                    continue
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    sel.unregister(fd)
+                    open_fds.discard(fd)
+                    continue
+                keep = ANSWER_BYTES if fd == answer_fd else 1 << 16
+                if sizes[fd] < keep:
+                    chunks[fd].append(data)
+                    sizes[fd] += len(data)
+                if fd == answer_fd and sizes[fd] >= ANSWER_BYTES:
+                    chunks[fd] = []  # a flood: no answer
+                    sel.unregister(fd)
+                    open_fds.discard(fd)
+            if not open_fds and proc.poll() is None:
+                # Both pipes closed but the child lives on: give it the rest of the deadline.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                timed_out = proc.poll() is None
+                break
+    finally:
+        sel.close()
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    err = b"".join(chunks[proc.stderr.fileno()])
+    proc.stderr.close()
+    return b"".join(chunks[answer_fd]), err[-4000:], timed_out
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -26,6 +26,7 @@ from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import RECORD_ROWS, Comparison, run_both
 from compare.files import probe_write
 from compare.gradcheck import check_gradients
+from compare.isolation import IsolationError, use_bwrap
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
 
@@ -280,19 +281,32 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     from compare.exercises import grade
     from compare.sandbox import Limits
 
+    if args.action == "autograder":
+        from compare.exercises.gradescope import autograder_zip
+
+        if args.zip.suffix != ".zip":
+            raise UserError(f"{args.zip}: give a file name ending in .zip")
+        if args.points is not None:
+            grade.load_points(args.points)  # a bad points file is refused now, not on upload
+        writable_folder(args.zip.parent, "autograder")
+        names = autograder_zip(args.zip, args.points)
+        print(f"wrote {args.zip} ({len(names)} files): upload it as the assignment's autograder")
+        return EXIT_OK
+
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
     if args.cpu < 1 or args.memory_mb < 256:
         raise UserError("--cpu needs >= 1 second and --memory-mb >= 256")
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise UserError(f"--seed is {args.seed}; use an integer from 0 to {2**32 - 1}")
-    limits = Limits(args.timeout, args.cpu, args.memory_mb << 20)
+    limits = Limits(args.timeout, args.cpu, args.memory_mb << 20, isolation=args.isolation)
+    use_bwrap(args.isolation)  # required without bwrap: refused now, before any work
     points = grade.load_points(args.points)
     if args.action == "grade":
         if args.jobs < 1:
             raise UserError(f"--jobs is {args.jobs}; give at least 1")
         results = grade.grade_batch(
-            args.submissions, args.out, args.seed, limits, points, args.jobs
+            args.submissions, args.out, args.seed, limits, points, args.jobs, args.resume
         )
         for r in results:
             if isinstance(r, grade.Gradebook):
@@ -303,6 +317,10 @@ def cmd_exercises(args: argparse.Namespace) -> int:
         return EXIT_OK
     numbers = [args.task] if args.task else None
     book = grade.grade_folder(args.dir, numbers, args.seed, limits, points, args.student)
+    if args.gradescope is not None:
+        from compare.exercises.gradescope import write_results
+
+        write_results(book, args.gradescope)
     if args.json:
         print(grade.dumps(book))
     else:
@@ -320,7 +338,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     settings = Settings(args.epochs, args.lr, args.loss, args.optimizer)
     if args.plot is not None:
         writable_folder(args.plot, "--plot")
-    result = diagnose(args.file, settings, Limits(wall_s=args.timeout))
+    use_bwrap(args.isolation)
+    result = diagnose(args.file, settings, Limits(wall_s=args.timeout, isolation=args.isolation))
     figure = None
     if args.plot is not None:
         from compare import plots
@@ -354,7 +373,7 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
     except (
         ConfigError, DeviceError, UserError, ScaffoldError, GradeError, DiagnoseError,
-        *CheckpointErrors,
+        IsolationError, *CheckpointErrors,
     ) as e:  # fmt: skip
         print(f"gradcompare: error: {e}", file=sys.stderr)
     except BrokenPipeError:

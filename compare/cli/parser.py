@@ -25,6 +25,7 @@ from compare.config import (
     max_elements,
 )
 from compare.exercises.tasks import TASKS
+from compare.isolation import ISOLATION_MODES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CHOICES = {
@@ -125,6 +126,16 @@ def add_grading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="wall-clock seconds per task")
     p.add_argument("--cpu", type=int, default=60, help="CPU seconds per task")
     p.add_argument("--memory-mb", type=int, default=2048, help="memory per task, MiB")
+    add_isolation_flag(p)
+
+
+def add_isolation_flag(p: argparse.ArgumentParser) -> None:
+    """--isolation: how student or learner code is fenced off (compare/isolation.py)."""
+    p.add_argument(
+        "--isolation", choices=ISOLATION_MODES, default="auto",
+        help="auto: bubblewrap where it runs, else rlimits and a one-line warning; "
+        "required: refuse to run without bubblewrap; none: rlimits only, no warning",
+    )  # fmt: skip
 
 
 def package_version() -> str:
@@ -224,7 +235,16 @@ def build_parser() -> Parser:
     )
     check.add_argument("--student", help="the id in the report (default: DIR's name)")
     check.add_argument("--json", action="store_true", help="print one JSON object instead")
+    check.add_argument(
+        "--gradescope", type=Path, metavar="RESULTS.json",
+        help="also write Gradescope's results.json here",
+    )  # fmt: skip
     add_grading_flags(check)
+    auto = ex_sub.add_parser(
+        "autograder", help="write a Gradescope autograder zip (setup.sh, run_autograder)"
+    )
+    auto.add_argument("zip", type=Path, metavar="OUT.zip", help="the zip to write")
+    auto.add_argument("--points", type=Path, help="TOML file with a [points] table to ship")
     grade = ex_sub.add_parser(
         "grade", help="grade every sub-folder of SUBMISSIONS into one CSV, with feedback.txt"
     )
@@ -233,6 +253,10 @@ def build_parser() -> Parser:
     grade.add_argument(
         "--jobs", type=int, default=len(os.sched_getaffinity(0)), help="submissions at once"
     )
+    grade.add_argument(
+        "--resume", action="store_true",
+        help="keep the rows already in --out (an interrupted batch) and grade the others",
+    )  # fmt: skip
     add_grading_flags(grade)
 
     diag = sub.add_parser(
@@ -255,6 +279,7 @@ def build_parser() -> Parser:
     diag.add_argument("--json", action="store_true", help="print one JSON object instead")
     diag.add_argument("--plot", type=Path, metavar="DIR", help="write diagnosis.png here")
     diag.add_argument("--timeout", type=float, default=120.0, help="wall-clock seconds for the run")
+    add_isolation_flag(diag)
 
     from compare.cli.show import TOPICS
 

@@ -20,9 +20,20 @@ import numpy as np
 import torch
 
 from compare.sandbox import decode, encode
-from torch_impl.model import LinearRegressionModel
 
 MAX_EVENTS = 20_000  # a loop that runs away still answers, with what it did first
+
+
+class LinearRegressionModel(torch.nn.Module):
+    """The chapter's model_0, as its cell writes it (the installed key stays hidden here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = torch.nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+        self.bias = torch.nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weights * x + self.bias
 
 
 class LearnerError(Exception):
@@ -69,10 +80,12 @@ def chapter_start(model: torch.nn.Module) -> np.ndarray:
         torch.random.set_rng_state(state)
 
 
-def course_build(lr: float, loss: str, optimizer: str) -> tuple[Any, Any, Any]:
-    """The chapter's model_0 under seed 42, its loss, and its optimizer."""
+def course_build(
+    lr: float, loss: str, optimizer: str, model_class: type[torch.nn.Module] | None = None
+) -> tuple[Any, Any, Any]:
+    """The chapter's model_0 (or `model_class`) under seed 42, its loss, and its optimizer."""
     torch.manual_seed(42)
-    model = LinearRegressionModel()
+    model = (model_class or LinearRegressionModel)()
     loss_fn = {"l1": torch.nn.L1Loss, "mse": torch.nn.MSELoss, "huber": torch.nn.HuberLoss}[loss]()
     make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimizer]
     return model, loss_fn, make(model.parameters(), lr=lr)
@@ -97,8 +110,10 @@ def record(req: dict[str, Any]) -> dict[str, Any]:
     return record_run(req, train, namespace.get("build"), path)
 
 
-def record_run(req: dict[str, Any], train: Any, build: Any, path: Path) -> dict[str, Any]:
-    """Build (the learner's way, or the course's), instrument, and run `train`."""
+def record_run(
+    req: dict[str, Any], train: Any, build: Any, path: Path, model_class: Any = None
+) -> dict[str, Any]:
+    """Build (the learner's way, or the course's with `model_class`), instrument, run `train`."""
     seed42_start = None
     try:
         if callable(build):
@@ -109,7 +124,9 @@ def record_run(req: dict[str, Any], train: Any, build: Any, path: Path) -> dict[
             if isinstance(model, torch.nn.Module):
                 seed42_start = chapter_start(model)
         else:
-            model, loss_fn, optimizer = course_build(req["lr"], req["loss"], req["optimizer"])
+            model, loss_fn, optimizer = course_build(
+                req["lr"], req["loss"], req["optimizer"], model_class
+            )
     except LearnerError:
         raise
     except BaseException as e:

@@ -21,6 +21,8 @@ import numpy as np
 import safetensors.numpy
 import torch
 
+from compare.exercises.tasks import STEP_GRADIENTS
+
 DTYPES = ("float32", "float64")
 TOL = {"float32": (2e-6, 1e-6), "float64": (1e-10, 1e-12)}  # (rtol, atol) per dtype
 
@@ -51,6 +53,7 @@ class Plan:
     request: dict[str, Any]  # sent to the child (inputs only)
     expected: dict[str, Any] = field(default_factory=dict)  # kept here
     cleanup: Callable[[], None] = lambda: None
+    shared: Path | None = None  # a folder of the grader's the child may write in (saves)
 
 
 # ------------------------------------------------------------------------------ comparisons
@@ -696,9 +699,7 @@ def build_checkpoint(rng: np.random.Generator) -> Plan:
     d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
     epochs = int(rng.integers(2, 6))
     folder = tempfile.TemporaryDirectory(prefix="gradcompare-ck-")
-    import os
-
-    os.chmod(folder.name, 0o777)
+    Path(folder.name).chmod(0o777)
     # Multiples of 1/8: exact in float32 and float64, so a history in either dtype round-trips.
     history = {
         "train_loss": rng.integers(1, 64, epochs) / 8,
@@ -715,7 +716,7 @@ def build_checkpoint(rng: np.random.Generator) -> Plan:
         "history": history,
         "metadata": {"loss": "l1"},
     }
-    return Plan(request, {"request": request}, folder.cleanup)
+    return Plan(request, {"request": request}, folder.cleanup, Path(folder.name))
 
 
 def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
@@ -934,9 +935,12 @@ def judge_build(answer: dict[str, Any], plan: Plan) -> list[Case]:
                 f"SGD(lr={lr:g})",
                 hint="torch.optim.SGD(params=..., lr=lr)",
             )
-        if not mine["holds_model_params"]:
+        moved = start - lr * np.array(STEP_GRADIENTS)
+        if not np.allclose(np.asarray(mine["stepped"], dtype=np.float64), moved, rtol=1e-6,
+                           atol=1e-7):  # fmt: skip
             raise Fail(
-                "the optimizer does not hold this model's parameters",
+                "one optimizer.step() with known gradients did not move this model's "
+                "parameters by -lr·g: the optimizer does not hold them",
                 hint="build the optimizer over model.parameters() of the model returned",
             )
         return d
@@ -1015,13 +1019,15 @@ def judge_predict(answer: dict[str, Any], plan: Plan) -> list[Case]:
     got = answer_cases(answer, len(refs), "predict")
 
     def check(mine: dict[str, Any], ref: np.ndarray) -> float:
+        if mine.get("tensor") is not True:
+            raise Fail("predict returned no tensor", hint="return model(X), a torch.Tensor")
         d = expect_close(mine["pred"], ref, "ŷ", "float32")
-        seen = mine.get("seen") or [{}]
-        if any(s.get("training", True) for s in seen):
-            raise Fail("the forward pass ran in train mode", hint="call model.eval() first")
-        if any(not s.get("inference", False) for s in seen):
+        if mine.get("training_after") is not False:
+            raise Fail("the model is still in train mode", hint="call model.eval() first")
+        if mine.get("is_inference") is not True:
             raise Fail(
-                "the forward pass ran with autograd on",
+                "ŷ was not made under inference_mode ("
+                + ("it carries an autograd graph)" if mine.get("requires_grad") else "no_grad?)"),
                 hint="run it inside `with torch.inference_mode():`",
             )
         return d
@@ -1047,7 +1053,7 @@ def build_state_dict(rng: np.random.Generator) -> Plan:
     request = {"w": seeded(rng, (1,), "float32"), "b": seeded(rng, (1,), "float32"),
                "path": str(Path(folder.name) / "model_0.pth"), "evil": str(evil),
                "marker": str(marker)}  # fmt: skip
-    return Plan(request, {"request": request}, folder.cleanup)
+    return Plan(request, {"request": request}, folder.cleanup, Path(folder.name))
 
 
 def judge_state_dict(answer: dict[str, Any], plan: Plan) -> list[Case]:
@@ -1083,7 +1089,7 @@ def judge_state_dict(answer: dict[str, Any], plan: Plan) -> list[Case]:
         return case
 
     def refused() -> float:
-        if answer.get("ran_code") or answer.get("evil") == "loaded":
+        if Path(req["marker"]).exists() or answer.get("evil") == "loaded":  # seen here
             raise Fail(
                 "a file holding code was loaded (and its code ran)",
                 hint="torch.load(path, weights_only=True): never unpickle objects",

@@ -16,7 +16,8 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,17 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """Text as one printable line: newlines and control characters become spaces, capped.
+
+    A student's exception message cannot start a line of its own in feedback.txt (a fake
+    "PASS … 160/160"), nor move the cursor of an instructor's terminal.
+    """
+    flat = "".join(c if c.isprintable() else " " for c in str(text))
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -66,6 +78,10 @@ class TaskResult:
     message: str  # the first thing that went wrong (empty on pass)
     hint: str  # the likely mistake (empty on pass)
     cases: list[Case] = field(default_factory=list)  # each case's own verdict
+
+    def __post_init__(self) -> None:
+        # Student text (exception messages) reaches feedback files: one plain line each.
+        self.message, self.hint = one_line(self.message), one_line(self.hint)
 
     def line(self) -> str:
         """`PASS task 3 …  10/10` or `FAIL task 3 …  4/10: message (maxdiff …); hint: …`."""
@@ -299,14 +315,20 @@ def grade_task(
     plan = build(np.random.default_rng([seed, number]))
     try:
         request = {"task": number, "package": task.package, **plan.request}
-        child = run_child(folder, request, limits or Limits())
+        child = run_child(
+            folder, request, limits or Limits(), torch_allowed=not hand, shared=plan.shared
+        )
         if child.answer is None:
             return _failed(number, task.name, worth, child.failure, _stderr_hint(child.stderr_tail))
         if "error" in child.answer:
             message, hint = error_line(child.answer["error"])
             hint = hint or f"run 'pytest -m task{number}' in your folder for the whole error"
             return _failed(number, task.name, worth, message, hint)
-        cases = judge(child.answer.get("ok", {}), plan)
+        try:
+            cases = judge(child.answer.get("ok", {}), plan)
+        except Exception as e:  # a judge that cannot read the answer fails this task alone
+            message, hint = _unjudged(child.answer.get("ok"), e)
+            return _failed(number, task.name, worth, message, hint)
     finally:
         plan.cleanup()
     passed = [c for c in cases if c.passed]
@@ -323,6 +345,31 @@ def grade_task(
         hint="" if first is None else first.hint,
         cases=cases,
     )
+
+
+def _unjudged(answer: object, e: Exception) -> tuple[str, str]:
+    """Why an answer could not be judged: the student's own error inside it, if there is one."""
+    error = _first_error(answer)
+    if error is not None:
+        message, hint = error_line(error)
+        return message, hint or "your code raised this on one of the cases"
+    return f"the answer could not be judged ({type(e).__name__}: {e})", ""
+
+
+def _first_error(value: object, depth: int = 0) -> dict[str, Any] | None:
+    """The first {"__error__": …} a child put in its answer, searched a few levels deep."""
+    if depth > 6:
+        return None
+    if isinstance(value, dict):
+        if isinstance(value.get("__error__"), dict):
+            return value["__error__"]
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _first_error(item, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _failed(number: int, name: str, worth: float, message: str, hint: str) -> TaskResult:
@@ -385,54 +432,91 @@ def grade_batch(
     limits: Limits | None = None,
     points: dict[int, float] | None = None,
     jobs: int | None = None,
+    resume: bool = False,
 ) -> list[Gradebook | tuple[str, str]]:
     """Grade every submission into one CSV row each, and a feedback.txt in each folder.
 
-    A submission that cannot be graded at all becomes a row of zeros with its reason.
+    A submission that cannot be graded at all becomes a row of zeros with its reason, and a
+    failure of the grader's own on one submission is that row's reason: the batch goes on.
+    The CSV is rewritten atomically as each student finishes, so an interrupted batch keeps
+    every row it graded; `resume` keeps those rows and grades only the students missing.
     """
     folders = submissions(root)
     if not out.parent.is_dir():
         raise GradeError(f"--out {out}: folder {out.parent} does not exist; create it first")
     seed = new_seed() if seed is None else seed
     points = points or load_points(None)
+    done: dict[str, list[str]] = _rows_of(out, points) if resume else {}
+    results: dict[str, Gradebook | tuple[str, str]] = {}
+    lock = threading.Lock()
 
-    def one(folder: Path) -> Gradebook | tuple[str, str]:
+    def one(folder: Path) -> None:
         try:
-            book = grade_folder(folder, None, seed, limits, points, jobs=1)
+            book: Gradebook | tuple[str, str] = grade_folder(
+                folder, None, seed, limits, points, jobs=1
+            )
         except GradeError as e:
-            return (folder.name, str(e))
-        _feedback(folder, book)
-        return book
+            book = (folder.name, str(e))
+        except Exception as e:  # the grader's own failure: this student's row says so
+            book = (folder.name, one_line(f"not graded: {type(e).__name__}: {e}"))
+        if isinstance(book, Gradebook):
+            _feedback(folder, book)
+        with lock:
+            results[folder.name] = book
+            _write_rows(out, done, results, points)
 
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(folders) or 1))
+    todo = [f for f in folders if f.name not in done]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(one, folders))
-    atomic_write(out, gradebook_csv(results, points).encode())
-    return results
+        for future in [pool.submit(one, f) for f in todo]:
+            future.result()
+    _write_rows(out, done, results, points)
+    return [results[f.name] for f in todo]
 
 
-def gradebook_csv(results: Iterable[Gradebook | tuple[str, str]], points: dict[int, float]) -> str:
-    """One row per student: a column per task, the total, the maximum, and a note."""
+def _write_rows(
+    out: Path,
+    done: dict[str, list[str]],
+    results: dict[str, Gradebook | tuple[str, str]],
+    points: dict[int, float],
+) -> None:
+    """The CSV as it stands: rows kept from a resumed run, then those graded now, by name."""
+    rows = {**done, **{name: _row(r, points) for name, r in results.items()}}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    numbers = sorted(points)
-    writer.writerow(["student", *(f"task{n}" for n in numbers), "total", "maximum", "note"])
-    maximum = _num(sum(points.values()))
-    for r in results:
-        if isinstance(r, Gradebook):
-            by = {t.number: t.points for t in r.tasks}
-            writer.writerow(
-                [
-                    r.student,
-                    *(_num(by.get(n, 0.0)) for n in numbers),
-                    _num(r.total),
-                    maximum,
-                    f"seed {r.seed}",
-                ]
+    writer.writerow(_header(points))
+    for name in sorted(rows):
+        writer.writerow(rows[name])
+    atomic_write(out, buffer.getvalue().encode())
+
+
+def _rows_of(out: Path, points: dict[int, float]) -> dict[str, list[str]]:
+    """The rows an earlier (interrupted) run of the same batch wrote, by student."""
+    if not out.is_file():
+        return {}
+    with out.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != _header(points):
+            raise GradeError(
+                f"--resume: {out} was written with other columns (other points?); "
+                "grade into a new --out instead"
             )
-        else:
-            writer.writerow([r[0], *("0" for _ in numbers), "0", maximum, r[1]])
-    return buffer.getvalue()
+        return {row[0]: row for row in reader if row}
+
+
+def _header(points: dict[int, float]) -> list[str]:
+    return ["student", *(f"task{n}" for n in sorted(points)), "total", "maximum", "note"]
+
+
+def _row(r: Gradebook | tuple[str, str], points: dict[int, float]) -> list[str]:
+    numbers = sorted(points)
+    maximum = _num(sum(points.values()))
+    if isinstance(r, Gradebook):
+        by = {t.number: t.points for t in r.tasks}
+        return [r.student, *(_num(by.get(n, 0.0)) for n in numbers), _num(r.total), maximum,
+                f"seed {r.seed}"]  # fmt: skip
+    return [r[0], *("0" for _ in numbers), "0", maximum, r[1]]
 
 
 def _feedback(folder: Path, book: Gradebook) -> None:

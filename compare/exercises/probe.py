@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from compare.exercises.tasks import STEP_GRADIENTS
 from compare.sandbox import decode, encode
 
 
@@ -438,15 +439,22 @@ def probe_build(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         if not (isinstance(got, tuple | list) and len(got) == 3):
             raise Refused("build() must return (model, loss_fn, optimizer)")
         model, loss_fn, optimizer = got
-        mine = {id(p) for p in model.parameters()}
-        held = {id(p) for g in optimizer.param_groups for p in g["params"]}
+        start = _params(model)
+        # The evidence that the optimizer holds this model's parameters: one step with known
+        # gradients moves them (the grader computes where to), or leaves them where they were.
+        import torch
+
+        with torch.no_grad():
+            for p, g in zip(model.parameters(), STEP_GRADIENTS, strict=False):
+                p.grad = torch.full_like(p, g)
+        optimizer.step()
         return {
-            "params": _params(model),
+            "params": start,
+            "stepped": _params(model),
             "loss": type(loss_fn).__name__,
             "reduction": getattr(loss_fn, "reduction", None),
             "optimizer": type(optimizer).__name__,
             "lr": float(optimizer.param_groups[0]["lr"]),
-            "holds_model_params": bool(held) and held == mine,
         }
 
     return {"cases": each(folder, req["lrs"], one)}
@@ -466,10 +474,11 @@ def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     train = student(folder, "train", "torch_impl")
     swapped(train, {"predict": sa_predict})  # task 15's piece, so one mistake fails one task
     path = Path(str(train.__file__))
+    model_class = student(folder, "model", "torch_impl").LinearRegressionModel
 
     def one(case: dict[str, Any]) -> dict[str, Any]:
         try:
-            return record_run(case, train.fit, None, path)
+            return record_run(case, train.fit, None, path, model_class)
         except LearnerError as e:
             if str(e).startswith("NotImplementedError"):
                 raise NotImplementedError(str(e)) from None
@@ -486,14 +495,15 @@ def probe_predict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     def one(case: dict[str, Any]) -> dict[str, Any]:
         model = _course_model(folder, case["w"], case["b"])
         model.train()  # as a training loop leaves it
-        seen: list[dict[str, bool]] = []
-        model.register_forward_hook(lambda m, i, o: seen.append({
-            "training": bool(m.training), "inference": torch.is_inference_mode_enabled(),
-            "grad": torch.is_grad_enabled()}))  # fmt: skip
         pred = train.predict(model, torch.from_numpy(case["X"]))
+        # Evidence, not a self-report: the model's mode after the call, and the tensor itself
+        # (made under inference_mode it is an inference tensor; under autograd it needs grad).
+        after = {"training_after": bool(model.training)}
         if not isinstance(pred, torch.Tensor):
-            return {"pred": arr(pred), "seen": seen}
-        return {"pred": pred.detach().double().numpy(), "seen": seen}
+            return {"pred": arr(pred), "tensor": False, **after}
+        return {"pred": pred.detach().double().numpy(), "tensor": True,
+                "is_inference": pred.is_inference(), "requires_grad": pred.requires_grad,
+                **after}  # fmt: skip
 
     return {"cases": each(folder, req["cases"], one)}
 
@@ -516,8 +526,7 @@ def probe_state_dict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         out["evil"] = "loaded"
     except Exception as e:  # refused, as it should be: which error is the student's choice
         out["evil"] = type(e).__name__
-    out["ran_code"] = Path(req["marker"]).exists()
-    return out
+    return out  # whether the hostile file's code ran, the grader sees for itself
 
 
 PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {

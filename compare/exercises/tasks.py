@@ -75,3 +75,7 @@ TASKS: tuple[Task, ...] = (
     ),
 )
 BY_NUMBER = {t.number: t for t in TASKS}
+
+# Task 13's evidence that build()'s optimizer holds the model's parameters: the probe hands it
+# these gradients (dL/dw, dL/db) for one step, and the grader checks θ moved by -lr·g.
+STEP_GRADIENTS = (0.25, -0.5)
