@@ -138,9 +138,9 @@ def bwrap_command(sandbox: Sandbox, argv: list[str]) -> list[str]:
         cmd += ["--bind", str(sandbox.shared.resolve()), str(sandbox.shared.resolve())]
     # The empty folders that hide things are read-only too, once the binds inside them exist.
     hidden = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--tmpfs"]
-    for path in hidden:
-        if path not in ("/tmp", "/dev/shm"):
-            cmd += ["--remount-ro", path]
+    for where in hidden:
+        if where not in ("/tmp", "/dev/shm"):
+            cmd += ["--remount-ro", where]
     return [*cmd, "--chdir", str(folder), "--", *argv]
 
 

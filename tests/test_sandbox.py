@@ -306,7 +306,7 @@ def test_isolation_required_without_bwrap_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(isolation, "bwrap_works", lambda: False)
     with pytest.raises(IsolationError, match="apt-get install bubblewrap"):
         use_bwrap("required")
-    code, out, err = run_cli(capsys, "exercises", "check", "nowhere", "--isolation", "required")
+    code, _out, err = run_cli(capsys, "exercises", "check", "nowhere", "--isolation", "required")
     assert code == 2 and err.count("\n") == 1 and "bubblewrap" in err
 
 
@@ -354,7 +354,7 @@ def test_gradescope_results_json(tmp_path, capsys):
 
 def test_the_autograder_zip_grades_a_simulated_autograder_tree(tmp_path, capsys):
     zip_path = tmp_path / "autograder.zip"
-    code, out, _ = run_cli(capsys, "exercises", "autograder", str(zip_path))
+    code, _out, _ = run_cli(capsys, "exercises", "autograder", str(zip_path))
     assert code == 0
     root = tmp_path / "autograder"
     with zipfile.ZipFile(zip_path) as z:
