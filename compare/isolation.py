@@ -118,15 +118,17 @@ def bwrap_command(sandbox: Sandbox, argv: list[str]) -> list[str]:
         "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
         "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
     ]  # fmt: skip
+    covered = [Path("/tmp")]  # covered by an empty tmpfs: what the child needs comes back
     parent = folder.parent
     if parent != Path("/"):
         cmd += ["--tmpfs", str(parent)]  # classmates: the folders beside this one
-        # What the child needs that lived beside them: our code, Python and its packages.
-        needed = {root, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-                  Path(sys.executable).resolve().parent}  # fmt: skip
-        for path in sorted(needed):
-            if path != parent and parent in path.parents:
-                cmd += ["--ro-bind", str(path), str(path)]
+        covered.append(parent)
+    # What the child needs that lived under a cover: our code, Python and its packages.
+    needed = {root, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+              Path(sys.executable).resolve().parent, Path(sys.executable).parent}  # fmt: skip
+    for path in sorted(needed, key=lambda p: len(p.parts)):
+        if any(c in path.parents for c in covered):
+            cmd += ["--ro-bind", str(path), str(path)]
     for key in ("manual", "torch_impl"):  # the installed key
         if (root / key).is_dir() and root / key != folder and root / key not in folder.parents:
             cmd += ["--tmpfs", str(root / key)]

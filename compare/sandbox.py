@@ -260,6 +260,8 @@ def _death(code: int | None, limits: Limits) -> str:
     """One line for a child that ended without an answer."""
     if code is None:
         return "the grader lost the process"
+    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+        code = 128 - code  # bwrap reports its child's death by signal N as exit 128 + N
     if code < 0:
         sig = -code
         if sig in (signal.SIGXCPU, signal.SIGKILL):

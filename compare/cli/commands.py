@@ -74,8 +74,9 @@ def writable_folder(folder: Path, flag: str, parents: bool = False) -> None:
     try:
         probe_write(nearest / "probe")  # write there now, not after minutes of training
     except OSError as e:
+        where = "it" if nearest == folder else str(nearest)
         raise UserError(
-            f"{flag} {folder}: cannot write in {nearest} ({e.strerror}); choose another"
+            f"{flag} {folder}: cannot write in {where} ({e.strerror}); choose another"
         ) from None
 
 
