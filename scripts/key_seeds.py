@@ -41,7 +41,7 @@ def main() -> int:
 
         with ThreadPoolExecutor(args.jobs) as pool:
             failed = [r for r in pool.map(one, jobs) if r[2]]
-    for number, seed, line in failed:
+    for _, seed, line in failed:
         print(f"seed {seed}: {line}")
     print(f"{len(jobs) - len(failed)} of {len(jobs)} (task, seed) pairs passed")
     return 1 if failed else 0

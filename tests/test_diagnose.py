@@ -16,7 +16,7 @@ from compare.sandbox import Limits
 from .cli_helpers import run_cli
 
 MISTAKES = Path(__file__).resolve().parents[1] / "docs" / "mistakes"
-TIGHT = Limits(wall_s=120, cpu_s=8)  # an endless loop dies after 8 CPU seconds (torch alone takes ~2)
+TIGHT = Limits(wall_s=120, cpu_s=8)  # an endless loop dies after 8 CPU s (torch takes ~2)
 
 
 # file -> (the first id named, settings the file is diagnosed with)
