@@ -295,6 +295,7 @@ def main(folder: str) -> None:
         for impl in ("manual", "torch"):
             err, out = io.StringIO(), io.StringIO()
             start = time.perf_counter()
+            code: int | str | None
             with redirect_stderr(err), redirect_stdout(out):
                 try:
                     code = gradcompare(

@@ -25,7 +25,11 @@ from compare.diagnose.catalogue import kink_slack
 from compare.exercises.tasks import STEP_GRADIENTS
 
 DTYPES = ("float32", "float64")
-TOL = {"float32": (2e-6, 1e-6), "float64": (1e-10, 1e-12)}  # (rtol, atol) per dtype
+TOL = {  # (rtol, atol) per dtype; Adam in float64 is judged looser, see judge_loop
+    "float32": (2e-6, 1e-6),
+    "float64": (1e-10, 1e-12),
+    "float64-adam": (1e-8, 1e-10),
+}
 
 
 @dataclass
@@ -675,6 +679,11 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
         def check(ref: Any = ref, c: Any = c, mine: Any = mine) -> float:
             h, first = mine["history"], c["resume_after"]
             dt = str(c["X_train"].dtype)
+            if c["optimizer"] == "adam" and dt == "float64":
+                # Adam divides by √v̂ + ε: where v̂ is small the step's rounding grows by
+                # |m̂|/(√v̂ + ε), up to ~1e3 here, so two correct float64 loops part by ~1e-10
+                # after 30 steps. Any real slip moves them by 1e-3 or more.
+                dt = "float64-adam"
             worst = 0.0
             for key in ("train_loss", "test_loss", "weight", "bias"):
                 want = ref[key][first:]
