@@ -19,6 +19,7 @@ from compare.exercises.grade import (
     Gradebook,
     grade_batch,
     grade_folder,
+    grade_task,
     load_points,
     torch_imports,
 )
@@ -400,3 +401,20 @@ def test_a_fresh_copy_says_not_implemented_once_and_keeps_real_results_in_sight(
     lines = grade_folder(tmp_path / "hw", [1, 2, 3, 5]).lines()
     assert lines[0].startswith("PASS  task  2")
     assert lines[1].startswith("FAIL  tasks 1, 3, 5  0/")
+
+
+@pytest.mark.parametrize(("task", "seed"), [(11, 51), (11, 1962025487), (9, 7), (9, 40)])
+def test_the_key_passes_the_seeds_that_once_failed_it(key, task, seed):
+    """Seeds 51 and 1962025487 crossed an L1 kink in float32 (scripts/key_seeds.py runs 200)."""
+    result = grade_task(key, task, seed)
+    assert result.passed, result.line()
+
+
+def test_the_chapter_trajectory_names_the_epoch_of_a_slip(tmp_path):
+    """A start moved by 1e-3 departs at epoch 0, and the one hint this check names is the start's."""
+    dest = planted(
+        tmp_path, ("exercise.py", "        (w0, b0),", "        (w0 + np.float32(1e-3), b0),")
+    )
+    result = grade_task(dest, 11, 3)
+    assert not result.passed and "at epoch 0" in result.message
+    assert "begin from the start (w0, b0)" in result.hint
