@@ -1,6 +1,7 @@
 """Every timed step computes the same update as the reference step; the bench command works."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -126,7 +127,10 @@ def test_bench_command_json_and_chart(tmp_path, capsys):
             assert key in r
         assert r["median_s"] > 0 and r["floor_s"] > 0 and r["n"] in (40, 200)
         assert r["min_s"] <= r["median_s"] <= r["max_s"] and r["iqr_s"] >= 0
-        assert (r["fresh_bytes"] >= 0 and r["fresh_bytes"] % 4096 == 0) or r["fresh_bytes"] >= 0
+        # Fresh bytes are minor page faults per step × the page size: whole pages per sample,
+        # so the median of the samples' faults per step is a finite, non-negative number, and
+        # at these N (at most 200 points) a step maps far less than one 40 MB temporary.
+        assert math.isfinite(r["fresh_bytes"]) and 0 <= r["fresh_bytes"] < 10_000_000
     m = data["machine"]
     assert m["fresh_page_us_per_mb"] >= 0 and m["read_bandwidth_end_gb_s"] > 0
     assert isinstance(m["busy"], bool) and isinstance(m["busy_reasons"], list)
@@ -234,9 +238,16 @@ def test_the_compiled_hand_step_is_offered_and_needs_no_graph():
     assert "torch_compiled_no_autograd" in IMPLS
     import torch
 
-    from torch_impl.compiled import hand_sgd_step
+    from torch_impl.compiled import compile_hand_step
 
     X, y = torch.rand(50, 2, dtype=torch.float64), torch.rand(50, 1, dtype=torch.float64)
     w, b = torch.zeros(2, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
-    hand_sgd_step(X, y, w, b, 0.1, "mse")
+    step = compile_hand_step("sgd")  # the compiled step itself, not its uncompiled source
+    step(X, y, w, b, 0.1, "mse")
     assert not w.requires_grad and w.grad_fn is None and w.abs().sum() > 0
+    # One SGD step on MSE from zero, by autograd: the compiled hand step must land there too.
+    wr = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    br = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.mse_loss(X @ wr[:, None] + br, y).backward()
+    torch.testing.assert_close(w, -0.1 * wr.grad, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(b, -0.1 * br.grad, rtol=1e-12, atol=1e-14)

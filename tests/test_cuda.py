@@ -1,5 +1,6 @@
 """The CUDA path: same agreement on a GPU. Skipped cleanly where no GPU is present."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,7 +61,8 @@ def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
     ck = load(path, map_location="cpu")
     assert ck.weight.device.type == "cpu"
     _, on_cpu = predict(path, "manual", [0.5])
-    assert on_cpu.shape == (1,)
+    expected = ck.weight.numpy() * 0.5 + ck.bias.numpy()  # the checkpoint's own line at 0.5
+    np.testing.assert_allclose(on_cpu, expected, rtol=1e-6)
 
 
 def test_bench_on_gpu_synchronises_and_matches_the_reference():

@@ -240,20 +240,6 @@ def test_hostile_code_fails_its_own_task_only(tmp_path, code, needle):
     assert needle in book.tasks[1].message, book.tasks[1].message
 
 
-def test_student_code_cannot_patch_the_grader(tmp_path):
-    """A blank copy whose manual/__init__.py rewrites the grader's tables still scores zero."""
-    new_copy(tmp_path / "hw")
-    (tmp_path / "hw" / "manual" / "__init__.py").write_text(
-        "import compare.exercises.probe as p\n"
-        "import compare.sandbox as s\n"
-        "p.PROBES = {n: (lambda folder, req: {}) for n in range(1, 13)}\n"
-        "s.decode = lambda value: {'ok': True}\n"
-        "try:\n    import compare.exercises.checks as c\n    c.CHECKS.clear()\nexcept ImportError:\n    pass\n"
-    )
-    book = grade_folder(tmp_path / "hw")
-    assert book.total == 0 and failing(book) == ALL
-
-
 def test_points_file_and_json(key, tmp_path, capsys):
     points = tmp_path / "points.toml"
     points.write_text("[points]\n8 = 20\n12 = 0\n")

@@ -268,8 +268,8 @@ def test_an_honest_type_error_fails_its_task_and_the_batch_writes_every_row(tmp_
     out = tmp_path / "grades.csv"
     grade_batch(subs, out, seed=5, limits=TIGHT, jobs=2)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
-    assert rows["ok"]["total"] == "160"
-    assert rows["typo"]["task4"] == "0" and float(rows["typo"]["total"]) < 160
+    assert rows["ok"]["total"] == "160", rows["ok"]
+    assert rows["typo"]["task4"] == "0" and float(rows["typo"]["total"]) == 150, rows["typo"]
     feedback = (subs / "typo" / "feedback.txt").read_text()
     assert "TypeError" in feedback and "'int' object is not callable" in feedback
 
@@ -397,3 +397,23 @@ def test_signals_reach_no_one_outside(tmp_path):
     finally:
         sleeper.send_signal(signal.SIGKILL)
         sleeper.wait()
+
+
+def test_student_code_cannot_patch_the_grader(tmp_path):
+    """The key's manual/__init__.py tries to reach the grader: its tables in the child, and the
+    installed checks.py on disk. Neither may change a grade (the key's stays 160) or a file."""
+    import compare.exercises.checks as checks
+
+    installed = Path(checks.__file__)
+    before = installed.read_bytes()
+    dest = tmp_path / "hw"
+    new_copy(dest, with_solutions=True)
+    init = dest / "manual" / "__init__.py"
+    init.write_text(
+        init.read_text()
+        + "try:\n    import compare.exercises.checks as c\n    c.CHECKS.clear()\nexcept ImportError:\n    pass\n"
+        + f"try:\n    open({str(installed)!r}, 'w').write('CHECKS = {{}}')\nexcept OSError:\n    pass\n"
+    )
+    book = grade_folder(dest, [1, 2, 3], limits=TIGHT)
+    assert book.total == 30, book.lines()
+    assert installed.read_bytes() == before  # the installation is read-only to the child

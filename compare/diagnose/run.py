@@ -291,7 +291,7 @@ def simulated(
         how = "reduction='sum'" if rec.get("reduction") == "sum" else "by hand"
         found.append(finding("sum_reduction", how=how, n=len(data.X_train)))
     if "trained_on_test" in fits:
-        found.append(finding(test_split_mistake(rec)))
+        found.append(finding(which_test_split_mistake(rec)))
     if lr is not None and not math.isclose(lr, settings.lr, rel_tol=1e-3):
         seen = seen_gradients(rec, K, path.shape[1])
         replayed = replay("reference", path, data, settings.loss, settings.options(lr), seen)
@@ -311,7 +311,7 @@ def seen_gradients(rec: dict[str, Any], steps: int, size: int) -> np.ndarray:
     return out
 
 
-def test_split_mistake(rec: dict[str, Any]) -> str:
+def which_test_split_mistake(rec: dict[str, Any]) -> str:
     """Both follow the test split's gradient; backward on a test loss beside a train loss tells."""
     calls = rec.get("loss_calls", [])
     losses = [e[2] for e in rec.get("events", []) if e[0] == "backward"]

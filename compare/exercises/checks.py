@@ -130,7 +130,7 @@ def seeded(rng: np.random.Generator, shape: tuple[int, ...], dtype: str = "float
     return (rng.uniform(0.2, 1.5, shape) * rng.choice([-1.0, 1.0], shape)).astype(dtype)
 
 
-def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
+def as_tensor(a: np.ndarray, grad: bool = False) -> torch.Tensor:
     return torch.tensor(np.asarray(a), requires_grad=grad)
 
 
@@ -273,7 +273,7 @@ def judge_data(answer: dict[str, Any], plan: Plan) -> list[Case]:
         j = np.arange(k)
         w_true = c["weight"] * (-1.0) ** j / (j + 1)
         y = np.concatenate([s["y_train"], s["y_test"]])
-        ref = (t(X) @ t(w_true)[:, None] + c["bias"]).numpy()
+        ref = (as_tensor(X) @ as_tensor(w_true)[:, None] + c["bias"]).numpy()
         try:
             d = expect_close(s.get("true_weight"), w_true, "true_weight")
             return max(d, expect_close(y, ref, "y = X·w_true + bias"))
@@ -361,7 +361,7 @@ def build_forward(rng: np.random.Generator) -> Plan:
     calls = [(X, np.array([0.3367], np.float32), np.array([0.1288], np.float32))]
     for n, d, dt in _shapes(rng):
         calls.append((seeded(rng, (n, d), dt), seeded(rng, (d,), dt), seeded(rng, (1,), dt)))
-    refs = [(t(X) @ t(w)[:, None] + t(b)).numpy() for X, w, b in calls]
+    refs = [(as_tensor(X) @ as_tensor(w)[:, None] + as_tensor(b)).numpy() for X, w, b in calls]
     return Plan({"calls": calls}, {"refs": refs, "dtypes": [str(c[0].dtype) for c in calls]})
 
 
@@ -404,8 +404,8 @@ def build_loss(loss: str, fn: str) -> Callable[[np.random.Generator], Plan]:
         calls = _loss_inputs(rng, loss)
         refs = []
         for pred, target in calls:
-            p = t(pred, grad=True)
-            TORCH_LOSSES[loss]()(p, t(target)).backward()
+            p = as_tensor(pred, grad=True)
+            TORCH_LOSSES[loss]()(p, as_tensor(target)).backward()
             refs.append(p.grad.numpy())  # type: ignore[union-attr]
         return Plan(
             {"function": fn, "calls": calls},
@@ -445,8 +445,11 @@ def build_backward(rng: np.random.Generator) -> Plan:
     calls, refs = [], []
     for n, d, dt in _shapes(rng):
         X, dpred = seeded(rng, (n, d), dt), seeded(rng, (n, 1), dt) / n
-        w, b = t(seeded(rng, (d,), dt), grad=True), t(seeded(rng, (1,), dt), grad=True)
-        (t(X) @ w[:, None] + b).backward(t(dpred))
+        w, b = (
+            as_tensor(seeded(rng, (d,), dt), grad=True),
+            as_tensor(seeded(rng, (1,), dt), grad=True),
+        )
+        (as_tensor(X) @ w[:, None] + b).backward(as_tensor(dpred))
         calls.append((X, dpred))
         refs.append((w.grad.numpy(), b.grad.numpy()))  # type: ignore[union-attr]
     return Plan({"calls": calls}, {"refs": refs, "dtypes": [str(c[0].dtype) for c in calls]})
@@ -477,8 +480,8 @@ def build_sgd_update(rng: np.random.Generator) -> Plan:
     for _, d, dt in _shapes(rng):
         theta, direction = seeded(rng, (d,), dt), seeded(rng, (d,), dt)
         lr = float(rng.choice([0.01, 0.05, 0.3]))
-        p = torch.nn.Parameter(t(theta))
-        p.grad = t(direction)
+        p = torch.nn.Parameter(as_tensor(theta))
+        p.grad = as_tensor(direction)
         torch.optim.SGD([p], lr=lr).step()
         calls.append((theta, direction, lr))
         refs.append(p.detach().numpy())
@@ -532,13 +535,13 @@ def build_sgd_direction(rng: np.random.Generator) -> Plan:
         d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
         thetas = [seeded(rng, (d,), dt) for _ in range(STEPS)]
         grads = [seeded(rng, (d,), dt) for _ in range(STEPS)]
-        p = torch.nn.Parameter(t(thetas[0]))
+        p = torch.nn.Parameter(as_tensor(thetas[0]))
         opt = torch.optim.SGD([p], lr=1.0, **options)
         steps = []
         for theta, grad in zip(thetas, grads, strict=True):
             with torch.no_grad():
-                p.copy_(t(theta))
-            p.grad = t(grad)
+                p.copy_(as_tensor(theta))
+            p.grad = as_tensor(grad)
             opt.step()
             buf = opt.state[p].get("momentum_buffer")
             steps.append((theta - p.detach().numpy(), None if buf is None else buf.numpy().copy()))
@@ -584,8 +587,8 @@ def judge_sgd_direction(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
 def _torch_loop(case: dict[str, Any]) -> dict[str, np.ndarray]:
     """The course's loop in plain torch: batches in `orders`, losses before each step."""
-    w = torch.nn.Parameter(t(case["w0"]))
-    b = torch.nn.Parameter(t(case["b0"]))
+    w = torch.nn.Parameter(as_tensor(case["w0"]))
+    b = torch.nn.Parameter(as_tensor(case["b0"]))
     options = dict(case["options"])
     if case["optimizer"] == "adam":
         cls = torch.optim.AdamW if options.pop("decoupled", False) else torch.optim.Adam
@@ -593,7 +596,7 @@ def _torch_loop(case: dict[str, Any]) -> dict[str, np.ndarray]:
     else:
         opt = torch.optim.SGD([w, b], **options)
     loss_fn = TORCH_LOSSES[case["loss"]]()
-    X, y = t(case["X_train"]), t(case["y_train"])
+    X, y = as_tensor(case["X_train"]), as_tensor(case["y_train"])
     n, size = len(X), case["batch_size"] or len(X)
     hist: dict[str, list[Any]] = {"train_loss": [], "test_loss": [], "weight": [], "bias": []}
     for epoch in range(case["epochs"]):
@@ -607,7 +610,7 @@ def _torch_loop(case: dict[str, Any]) -> dict[str, np.ndarray]:
             opt.step()
             losses.append(loss.item())
         with torch.no_grad():
-            test = loss_fn(t(case["X_test"]) @ w[:, None] + b, t(case["y_test"]))
+            test = loss_fn(as_tensor(case["X_test"]) @ w[:, None] + b, as_tensor(case["y_test"]))
         hist["train_loss"].append(float(np.mean(losses)))
         hist["test_loss"].append(test.item())
         hist["weight"].append(w.detach().numpy().copy())
@@ -798,8 +801,8 @@ def build_chapter(rng: np.random.Generator) -> Plan:
 def torch_step(w: np.ndarray, b: np.ndarray, data: dict[str, torch.Tensor]) -> dict[str, float]:
     """One epoch of the chapter's loop in float32 torch, from (w, b): loss, then w, b, test."""
     wp, bp = (
-        torch.nn.Parameter(t(w.astype(np.float32))),
-        torch.nn.Parameter(t(b.astype(np.float32))),
+        torch.nn.Parameter(as_tensor(w.astype(np.float32))),
+        torch.nn.Parameter(as_tensor(b.astype(np.float32))),
     )
     opt = torch.optim.SGD([wp, bp], lr=CHAPTER_LR)
     loss = torch.nn.functional.l1_loss(data["X_train"] @ wp[:, None] + bp, data["y_train"])
@@ -907,12 +910,12 @@ def build_adam(rng: np.random.Generator) -> Plan:
         d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
         theta0, grads = seeded(rng, (d,), dt), [seeded(rng, (d,), dt) for _ in range(5)]
         kwargs = {k: v for k, v in options.items() if k != "decoupled"}
-        p = torch.nn.Parameter(t(theta0))
+        p = torch.nn.Parameter(as_tensor(theta0))
         cls = torch.optim.AdamW if options.get("decoupled") else torch.optim.Adam
         opt = cls([p], lr=0.05, **kwargs)
         thetas = []
         for g in grads:
-            p.grad = t(g)
+            p.grad = as_tensor(g)
             opt.step()
             thetas.append(p.detach().numpy().copy())
         cases.append({"options": {"lr": 0.05, **options}, "theta0": theta0, "grads": grads})
@@ -1046,7 +1049,7 @@ def build_predict(rng: np.random.Generator) -> Plan:
         w, b = seeded(rng, (1,), "float32"), seeded(rng, (1,), "float32")
         X = rng.uniform(-1, 1, (int(rng.integers(3, 20)), 1)).astype(np.float32)
         cases.append({"w": w, "b": b, "X": X})
-        refs.append((t(X) * t(w) + t(b)).double().numpy())
+        refs.append((as_tensor(X) * as_tensor(w) + as_tensor(b)).double().numpy())
     return Plan({"cases": cases}, {"refs": refs})
 
 

@@ -85,7 +85,7 @@ class TaskResult:
 
     def line(self) -> str:
         """`PASS task 3 …  10/10` or `FAIL task 3 …  4/10: message (maxdiff …); hint: …`."""
-        score = f"{_num(self.points)}/{_num(self.max_points)}"
+        score = f"{points_text(self.points)}/{points_text(self.max_points)}"
         head = f"{'PASS' if self.passed else 'FAIL'}  task {self.number:>2}  {self.name}  {score}"
         if self.passed:
             return head
@@ -127,7 +127,7 @@ class Gradebook:
         untouched = [t for t in self.tasks if not t.passed and t.message == NOT_WRITTEN]
         shown = [t.line() for t in self.tasks if t not in untouched]
         if len(untouched) > 1:  # one line, not one per stub: the real results stay in sight
-            worth = _num(sum(t.max_points for t in untouched))
+            worth = points_text(sum(t.max_points for t in untouched))
             shown.append(
                 f"FAIL  tasks {_ranges([t.number for t in untouched])}  0/{worth}: "
                 f"{NOT_WRITTEN}; hint: {untouched[0].hint}"
@@ -137,7 +137,7 @@ class Gradebook:
         return [
             *shown,
             f"{n_pass} passed, {len(self.tasks) - n_pass} failed; "
-            f"{_num(self.total)}/{_num(self.maximum)} points (seed {self.seed})",
+            f"{points_text(self.total)}/{points_text(self.maximum)} points (seed {self.seed})",
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -163,8 +163,8 @@ class Gradebook:
         ax.set_xticks(numbers)
         ax.set_xlabel("task")
         ax.set_ylabel("points")
-        ax.set_title(f"{self.student}: {_num(self.total)}/{_num(self.maximum)} points "
-                     f"(seed {self.seed})")  # fmt: skip
+        score = f"{points_text(self.total)}/{points_text(self.maximum)}"
+        ax.set_title(f"{self.student}: {score} points (seed {self.seed})")
         ax.legend()
         fig.tight_layout()
         return fig
@@ -174,7 +174,7 @@ class Gradebook:
             f"<tr style='background:{'#e8f5e9' if t.passed else '#ffebee'}'>"
             f"<td>{t.number}</td><td>{html.escape(t.name)}</td>"
             f"<td>{'PASS' if t.passed else 'FAIL'}</td>"
-            f"<td>{_num(t.points)}/{_num(t.max_points)}</td>"
+            f"<td>{points_text(t.points)}/{points_text(t.max_points)}</td>"
             f"<td>{'' if t.maxdiff is None else f'{t.maxdiff:.1e}'}</td>"
             f"<td>{html.escape(t.message)}</td><td>{html.escape(t.hint)}</td></tr>"
             for t in self.tasks
@@ -184,12 +184,13 @@ class Gradebook:
             for h in ("task", "what", "result", "points", "maxdiff", "message", "hint")
         )
         return (
-            f"<p><b>{html.escape(self.student)}</b>: {_num(self.total)}/{_num(self.maximum)} "
+            f"<p><b>{html.escape(self.student)}</b>: "
+            f"{points_text(self.total)}/{points_text(self.maximum)} "
             f"points, seed {self.seed}</p><table><tr>{head}</tr>{rows}</table>"
         )
 
 
-def _num(x: float) -> str:
+def points_text(x: float) -> str:
     return f"{x:g}"
 
 
@@ -511,11 +512,11 @@ def _header(points: dict[int, float]) -> list[str]:
 
 def _row(r: Gradebook | tuple[str, str], points: dict[int, float]) -> list[str]:
     numbers = sorted(points)
-    maximum = _num(sum(points.values()))
+    maximum = points_text(sum(points.values()))
     if isinstance(r, Gradebook):
         by = {t.number: t.points for t in r.tasks}
-        return [r.student, *(_num(by.get(n, 0.0)) for n in numbers), _num(r.total), maximum,
-                f"seed {r.seed}"]  # fmt: skip
+        scores = [points_text(by.get(n, 0.0)) for n in numbers]
+        return [r.student, *scores, points_text(r.total), maximum, f"seed {r.seed}"]
     return [r[0], *("0" for _ in numbers), "0", maximum, r[1]]
 
 

@@ -84,16 +84,16 @@ def arr(x: object) -> object:
 # ------------------------------------------------------------------ stand-ins for wiring tasks
 
 
-def sa_forward(X: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+def stand_in_forward(X: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return X @ w[:, None] + b
 
 
-def sa_backward(X: np.ndarray, dpred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def stand_in_backward(X: np.ndarray, dpred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (X.T @ dpred)[:, 0], dpred.sum(axis=0)
 
 
 @dataclass(frozen=True)
-class SALoss:
+class StandInLoss:
     name: str
 
     def value(self, pred: np.ndarray, target: np.ndarray) -> float:
@@ -114,36 +114,36 @@ class SALoss:
         return np.clip(r, -1.0, 1.0) / r.size
 
 
-def sa_gradients(
+def stand_in_gradients(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, loss: Any
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    pred = sa_forward(X, w, b)
-    dw, db = sa_backward(X, loss.grad(pred, y))
+    pred = stand_in_forward(X, w, b)
+    dw, db = stand_in_backward(X, loss.grad(pred, y))
     return loss.value(pred, y), dw, db
 
 
 @dataclass
-class SAState:
+class StandInState:
     kind: str
     buffers: dict[str, list[Any]] = field(default_factory=dict)
     step: int = 0
 
 
-def sa_init_state(opt: Any, params: Sequence[np.ndarray]) -> SAState:
-    return SAState("adam" if hasattr(opt, "betas") else "sgd")
+def stand_in_init_state(opt: Any, params: Sequence[np.ndarray]) -> StandInState:
+    return StandInState("adam" if hasattr(opt, "betas") else "sgd")
 
 
-def sa_step(
+def stand_in_step(
     params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: Any, opt: Any
-) -> tuple[tuple[np.ndarray, ...], SAState]:
+) -> tuple[tuple[np.ndarray, ...], StandInState]:
     """torch.optim.SGD / Adam / AdamW's update, on whichever options object it is given."""
-    if not isinstance(state, SAState):
+    if not isinstance(state, StandInState):
         raise Refused("the loop handed step() a state it did not get from init_state()")
     kind = "adam" if hasattr(opt, "betas") else "sgd"
     if kind != state.kind:
         raise Refused(f"the loop passed {kind} options with a {state.kind} state")
     t = state.step + 1
-    new = SAState(kind, {k: list(v) for k, v in state.buffers.items()}, t)
+    new = StandInState(kind, {k: list(v) for k, v in state.buffers.items()}, t)
     out = []
     for i, (theta, grad) in enumerate(zip(params, grads, strict=True)):
         g = -grad if getattr(opt, "maximize", False) else grad
@@ -178,30 +178,30 @@ def sa_step(
     return tuple(out), new
 
 
-def sa_sgd_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
+def stand_in_sgd_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
     if hasattr(opt, "betas"):
         raise Refused(
             "the loop calls sgd_step() whatever the optimizer: use step(), which dispatches on it"
         )
-    return sa_step(params, grads, state, opt)
+    return stand_in_step(params, grads, state, opt)
 
 
-def sa_adam_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
+def stand_in_adam_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
     if not hasattr(opt, "betas"):
         raise Refused("the loop calls adam_step() whatever the optimizer: use step()")
-    return sa_step(params, grads, state, opt)
+    return stand_in_step(params, grads, state, opt)
 
 
 STAND_INS: dict[str, object] = {
-    "forward": sa_forward,
-    "backward": sa_backward,
-    "gradients": sa_gradients,
-    "init_state": sa_init_state,
-    "step": sa_step,
-    "sgd_step": sa_sgd_step,
-    "adam_step": sa_adam_step,
-    "sgd_init": sa_init_state,
-    "adam_init": lambda params, amsgrad=False: SAState("adam"),
+    "forward": stand_in_forward,
+    "backward": stand_in_backward,
+    "gradients": stand_in_gradients,
+    "init_state": stand_in_init_state,
+    "step": stand_in_step,
+    "sgd_step": stand_in_sgd_step,
+    "adam_step": stand_in_adam_step,
+    "sgd_init": stand_in_init_state,
+    "adam_init": lambda params, amsgrad=False: StandInState("adam"),
 }
 
 
@@ -282,7 +282,7 @@ def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     def one(case: dict[str, Any]) -> dict[str, Any]:
         opt_cls = optim.Adam if case["optimizer"] == "adam" else optim.SGD
         opt = opt_cls(**case["options"])
-        loss = SALoss(case["loss"])
+        loss = StandInLoss(case["loss"])
         args = [case[k] for k in ("X_train", "y_train", "X_test", "y_test")]
         start = (case["w0"].copy(), case["b0"].copy())
         kwargs = {"batch_size": case["batch_size"], "orders": case["orders"]}
@@ -344,7 +344,7 @@ def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     exercise = student(folder, "exercise")
     seen: dict[str, Any] = {}
 
-    def sa_make_line(
+    def stand_in_make_line(
         weight: float = 0.7,
         bias: float = 0.3,
         start: float = 0.0,
@@ -359,7 +359,7 @@ def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         n = int(train_split * len(X))
         return types.SimpleNamespace(X_train=X[:n], y_train=y[:n], X_test=X[n:], y_test=y[n:])
 
-    def sa_fit(
+    def stand_in_fit(
         X: np.ndarray,
         y: np.ndarray,
         Xt: np.ndarray,
@@ -376,17 +376,17 @@ def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         w, b = np.array(params[0], dtype=np.float32), np.array(params[1], dtype=np.float32)
         h = types.SimpleNamespace(train_loss=[], test_loss=[], weight=[], bias=[])
         for _epoch in range(int(epochs)):
-            value, dw, db = sa_gradients(X, y, w, b, loss)
+            value, dw, db = stand_in_gradients(X, y, w, b, loss)
             w = (w - np.float32(opt.lr) * dw).astype(np.float32)
             b = (b - np.float32(opt.lr) * db).astype(np.float32)
             h.train_loss.append(value)
-            h.test_loss.append(loss.value(sa_forward(Xt, w, b), yt))
+            h.test_loss.append(loss.value(stand_in_forward(Xt, w, b), yt))
             h.weight.append(w.copy())
             h.bias.append(float(b[0]))
         return (w, b), None, h
 
-    losses = {name: SALoss(name) for name in ("l1", "mse", "huber")}
-    swapped(exercise, {"make_line": sa_make_line, "fit": sa_fit, "LOSSES": losses})
+    losses = {name: StandInLoss(name) for name in ("l1", "mse", "huber")}
+    swapped(exercise, {"make_line": stand_in_make_line, "fit": stand_in_fit, "LOSSES": losses})
     h = exercise.chapter_exercise(req["w0"].copy(), req["b0"].copy())
     return {"history": _history(h), "seen": seen}
 
@@ -460,7 +460,7 @@ def probe_build(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     return {"cases": each(folder, req["lrs"], one)}
 
 
-def sa_predict(model: Any, X: Any) -> Any:
+def stand_in_predict(model: Any, X: Any) -> Any:
     import torch
 
     model.eval()
@@ -472,7 +472,7 @@ def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     from compare.diagnose.learner import LearnerError, record_run
 
     train = student(folder, "train", "torch_impl")
-    swapped(train, {"predict": sa_predict})  # task 15's piece, so one mistake fails one task
+    swapped(train, {"predict": stand_in_predict})  # task 15's piece, so one mistake fails one task
     path = Path(str(train.__file__))
     model_class = student(folder, "model", "torch_impl").LinearRegressionModel
 
