@@ -31,7 +31,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,17 +117,23 @@ def bwrap_command(sandbox: Sandbox, argv: list[str]) -> list[str]:
         "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
         "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
     ]  # fmt: skip
-    covered = [Path("/tmp")]  # covered by an empty tmpfs: what the child needs comes back
-    parent = folder.parent
-    if parent != Path("/"):
-        cmd += ["--tmpfs", str(parent)]  # classmates: the folders beside this one
-        covered.append(parent)
-    # What the child needs that lived under a cover: our code, Python and its packages.
-    needed = {root, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-              Path(sys.executable).resolve().parent, Path(sys.executable).parent}  # fmt: skip
-    for path in sorted(needed, key=lambda p: len(p.parts)):
-        if any(c in path.parents for c in covered):
-            cmd += ["--ro-bind", str(path), str(path)]
+    # What the child needs from under an empty tmpfs is bound back right after that cover,
+    # before the next: our code, Python, and every folder on the grader's sys.path (a venv's
+    # site-packages, a .pth's target), wherever they live, /tmp included.
+    core = {root, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+            Path(sys.executable).resolve().parent, Path(sys.executable).parent}  # fmt: skip
+    on_path = {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()}
+    covers = [(Path("/tmp"), core | on_path)]
+    if folder.parent != Path("/"):
+        # Classmates: the folders beside this one. Only our own code and Python come back
+        # from under this cover, never a sys.path entry that might be a classmate's.
+        covers.append((folder.parent, core))
+    for i, (cover, needed) in enumerate(covers):
+        if i:  # /tmp is already mounted, sized, above
+            cmd += ["--tmpfs", str(cover)]
+        for path in sorted(needed, key=lambda p: len(p.parts)):
+            if cover in path.parents and folder not in path.parents and path != folder:
+                cmd += ["--ro-bind", str(path), str(path)]
     for key in ("manual", "torch_impl"):  # the installed key
         if (root / key).is_dir() and root / key != folder and root / key not in folder.parents:
             cmd += ["--tmpfs", str(root / key)]
@@ -171,15 +176,14 @@ class PidsGroup:
             return cls(path)
         return None
 
-    def joiner(self) -> Callable[[], None]:
-        """For Popen's preexec_fn: the child joins the group before it execs anything."""
-        procs = str(self.path / "cgroup.procs")
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv, started by a shell that joins the group and then execs it.
 
-        def join() -> None:
-            with open(procs, "w") as f:
-                f.write("0")
-
-        return join
+        The process is in the group before it runs a line of bwrap, so nothing it forks can
+        escape the bound, and no preexec_fn runs in the grader (unsafe beside its threads).
+        """
+        return ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', str(self.path / "cgroup.procs"),
+                *argv]  # fmt: skip
 
     def remove(self) -> None:
         """Kill whatever is left in the group, then remove it (waiting up to a second)."""

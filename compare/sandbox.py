@@ -125,6 +125,8 @@ def run_child(
     group = PidsGroup.make(limits.processes) if sandboxed else None
     if sandboxed:
         argv = bwrap_command(Sandbox(folder, limits.file_bytes, not torch_allowed, shared), argv)
+        if group is not None:
+            argv = group.wrap(argv)
     else:
         env["HOME"] = env["TMPDIR"] = tempfile.gettempdir()
     payload = json.dumps(encode({**request, "folder": str(folder.resolve())})).encode()
@@ -138,8 +140,12 @@ def run_child(
             stderr=subprocess.PIPE,
             pass_fds=(write_end,),
             start_new_session=True,  # its own session and group, killed whole on expiry
-            preexec_fn=None if group is None else group.joiner(),
         )
+    except OSError as e:  # no process to be had (a full process table, a busy machine)
+        os.close(read_end)
+        if group is not None:
+            group.remove()
+        return ChildResult(None, f"the grader could not start the task ({e.strerror or e})", "")
     except BaseException:
         os.close(read_end)
         if group is not None:
