@@ -18,8 +18,10 @@ from compare.cli.show import CONTINUED, TOPICS, render, wrapped
 from .cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+# As the `gradcompare` script does, with the guard the script gets at import (its argv[0] is
+# `gradcompare`; this wrapper's is `-c`, so it asks for it) and a line to wait for.
 EARLY = (
-    "import sys\nimport compare.cli\nprint('ready', flush=True)\n"
+    "import sys\nimport compare.cli\ncompare.cli.guard_signals()\nprint('ready', flush=True)\n"
     "sys.exit(compare.cli.main(sys.argv[1:]))\n"
 )
 
@@ -324,3 +326,25 @@ def test_a_notebook_figure_carries_alt_text():
     fig = plots.loss_curves_figure(run_both(RunConfig(epochs=3)))
     html = figure_html(fig)
     assert html is not None and html.startswith('<img alt="Train and test loss per epoch')
+
+
+def test_the_signal_guard_is_the_programs_alone():
+    """Importing compare.cli from a library or a notebook leaves its handlers alone; the
+    `gradcompare` script and `python -m compare` get the guard at import."""
+    code = (
+        "import signal, sys\n"
+        "sys.argv[0] = {argv0!r}\n"
+        "import compare.cli\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    )
+    for argv0, guarded in (("/usr/bin/python-script", False), ("/venv/bin/gradcompare", True)):
+        done = subprocess.run([sys.executable, "-c", code.format(argv0=argv0)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        assert done.stdout.strip() == str(not guarded), (argv0, done.stderr)
+
+
+def test_main_in_process_restores_the_callers_handlers(capsys):
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    run_cli(capsys, "--version")
+    run_cli(capsys, "run", "--epochs", "2", "--no-plots")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -26,8 +26,24 @@ def _exit_now(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signum)
 
 
-for _sig in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(_sig, _exit_now)
+def guard_signals() -> dict[int, object]:
+    """Ctrl-C and SIGTERM end the process in one line from now on; returns the old handlers."""
+    old: dict[int, object] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.getsignal(sig)
+        signal.signal(sig, _exit_now)
+    return old
+
+
+def _is_the_program() -> bool:
+    """True when this process is `gradcompare` or `python -m compare`, not a library's user."""
+    program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    name, folder = os.path.basename(program), os.path.basename(os.path.dirname(program))
+    return name == "gradcompare" or (name == "__main__.py" and folder == "compare")
+
+
+if _is_the_program():  # from the first statement: before the parser, long before torch
+    guard_signals()
 
 from collections.abc import Callable, Sequence  # noqa: E402  (after the handlers, on purpose)
 
@@ -46,9 +62,15 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `gradcompare`; returns the exit code."""
-    for sig in (signal.SIGINT, signal.SIGTERM):  # in-process callers (tests) may have reset them
-        if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, _exit_now)
+    callers = guard_signals()  # restored on return: an in-process caller keeps its own
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in callers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")  # `gradcompare --loss mse` means `gradcompare run --loss mse`
@@ -58,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _quiet_pipe(lambda: _show(args.topic))
     from compare.cli import commands  # torch: still under _exit_now, nothing to clean up yet
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    # The command has begun: both signals become KeyboardInterrupt, so saves clean up first.
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -67,9 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = "terminated" if isinstance(e, Interrupted) else "interrupted"
         print(f"gradcompare: {what}; {STOPPED}", file=sys.stderr)
         return EXIT_INTERRUPTED + (13 if isinstance(e, Interrupted) else 0)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _show(topic: str) -> int:
@@ -105,4 +124,4 @@ def _closed_reader() -> int:
     return 0
 
 
-__all__ = ["EXIT_USAGE", "main"]
+__all__ = ["EXIT_USAGE", "guard_signals", "main"]
