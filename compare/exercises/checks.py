@@ -948,8 +948,11 @@ def judge_adam(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
 
 def _seed42_start() -> np.ndarray:
-    torch.manual_seed(42)
-    return np.concatenate([torch.randn(1).double().numpy(), torch.randn(1).double().numpy()])
+    # A generator of its own, seeded as torch.manual_seed(42) seeds the global one (the same
+    # numbers): a batch grades students on threads, and the global generator is shared.
+    seeded = torch.Generator().manual_seed(42)
+    w, b = torch.randn(1, generator=seeded), torch.randn(1, generator=seeded)
+    return np.concatenate([w.double().numpy(), b.double().numpy()])
 
 
 def build_build(rng: np.random.Generator) -> Plan:
