@@ -48,6 +48,10 @@ class Trajectory:
             test_loss=np.array(h.test_loss, dtype=np.float64),
         )
 
+    def rows(self) -> np.ndarray:
+        """(epochs, d + 3) rows: w, b, train loss, test loss (the inverse of _split)."""
+        return np.column_stack([self.weight, self.bias, self.train_loss, self.test_loss])
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -310,16 +314,6 @@ class Record:
         return epochs, side(self.manual), side(self.torch)
 
 
-def rows_of(h: manual.train.History | torch_impl.train.History) -> np.ndarray:
-    """A History as (epochs, d + 3) float64 rows: w, b, train loss, test loss."""
-    return np.column_stack([
-        np.array(h.weight, dtype=np.float64).reshape(len(h.bias), -1),
-        np.array(h.bias, dtype=np.float64),
-        np.array(h.train_loss, dtype=np.float64),
-        np.array(h.test_loss, dtype=np.float64),
-    ])  # fmt: skip
-
-
 def _renumbered(e: ArithmeticError, first: int) -> ArithmeticError:
     """A DivergedError from one chunk, with the run's epoch number."""
     if isinstance(e, manual.train.DivergedError | torch_impl.train.DivergedError):
@@ -371,14 +365,15 @@ def run_both(config: RunConfig, on_epoch: Callable[[str, int], None] | None = No
         except ArithmeticError as e:
             raise _renumbered(e, first) from None
         params, state = manual_run.params, manual_run.state
-        m_rows, t_rows = rows_of(manual_run.history), rows_of(torch_run.history)
+        m_chunk = Trajectory.from_history(manual_run.history)
+        t_chunk = Trajectory.from_history(torch_run.history)
         if full:
             m_hist = _joined(m_hist, manual_run.history)
             t_hist = _joined(t_hist, torch_run.history)
-        d = config.features
-        bad = first_divergence(Trajectory(*_split(m_rows, d)), Trajectory(*_split(t_rows, d)), tol)
+        bad = first_divergence(m_chunk, t_chunk, tol)
         if first_bad is None and bad is not None:
             first_bad = first + bad
+        m_rows, t_rows = m_chunk.rows(), t_chunk.rows()
         gap = np.abs(m_rows - t_rows)
         max_param = max(max_param, float(gap[:, : config.features + 1].max()))
         max_train = max(max_train, float(gap[:, -2].max()))

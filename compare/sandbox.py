@@ -80,6 +80,7 @@ def decode(value: object) -> Any:
 
 
 ANSWER_BYTES = 256 << 20  # an answer larger than this is not read: a flood, not a result
+STDERR_BYTES = 1 << 16  # how much of the child's stderr is kept: the end of it, for its tail
 
 
 def run_child(
@@ -141,15 +142,12 @@ def run_child(
             pass_fds=(write_end,),
             start_new_session=True,  # its own session and group, killed whole on expiry
         )
-    except OSError as e:  # no process to be had (a full process table, a busy machine)
+    except BaseException as e:
         os.close(read_end)
         if group is not None:
             group.remove()
-        return ChildResult(None, f"the grader could not start the task ({e.strerror or e})", "")
-    except BaseException:
-        os.close(read_end)
-        if group is not None:
-            group.remove()
+        if isinstance(e, OSError):  # no process to be had (a full process table, say)
+            return ChildResult(None, f"the grader could not start the task ({e.strerror or e})", "")
         raise
     finally:
         os.close(write_end)
@@ -229,11 +227,12 @@ def _exchange(
                     sel.unregister(fd)
                     open_fds.discard(fd)
                     continue
-                keep = ANSWER_BYTES if fd == answer_fd else 1 << 16
-                if sizes[fd] < keep:
-                    chunks[fd].append(data)
-                    sizes[fd] += len(data)
-                if fd == answer_fd and sizes[fd] >= ANSWER_BYTES:
+                chunks[fd].append(data)
+                sizes[fd] += len(data)
+                if fd != answer_fd and sizes[fd] > STDERR_BYTES:  # keep its last lines only
+                    tail = b"".join(chunks[fd])[-STDERR_BYTES:]
+                    chunks[fd], sizes[fd] = [tail], len(tail)
+                elif fd == answer_fd and sizes[fd] >= ANSWER_BYTES:
                     chunks[fd] = []  # a flood: no answer
                     sel.unregister(fd)
                     open_fds.discard(fd)
@@ -249,7 +248,7 @@ def _exchange(
             proc.stdin.close()
     err = b"".join(chunks[proc.stderr.fileno()])
     proc.stderr.close()
-    return b"".join(chunks[answer_fd]), err[-4000:], timed_out
+    return b"".join(chunks[answer_fd]), err, timed_out
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

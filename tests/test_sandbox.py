@@ -419,3 +419,17 @@ def test_student_code_cannot_patch_the_grader(tmp_path):
     book = grade_folder(dest, [1, 2, 3], limits=TIGHT)
     assert book.total == 30, book.lines()
     assert installed.read_bytes() == before  # the installation is read-only to the child
+
+
+def test_a_noisy_child_still_shows_its_last_lines(tmp_path):
+    """Only the end of stderr is kept (a flood is cut), and the end is what the hint shows."""
+    out = attack(
+        tmp_path,
+        """
+import sys
+for _ in range(5000):  # 600 kB, past what is kept
+    print("noise " * 20, file=sys.stderr)
+print("the last line", file=sys.stderr)
+""",
+    )
+    assert out.strip().splitlines()[-1] == "the last line"

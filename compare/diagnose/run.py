@@ -246,7 +246,7 @@ def analyse(file: str, settings: Settings, data: Data, rec: dict[str, Any]) -> D
     nothing = {"epoch": 0, "parameter": "all", "learner": math.nan, "reference": math.nan}
     result.first_departure = departure(path, predicted, int(np.argmin(ok))) if K else nothing
     lr_used = recovered_lr(path, rec, settings)
-    found += simulated(path, data, settings, rec, lr_used)
+    found += simulated(path, data, settings, rec, lr_used, seen)
     ids = {f.id for f in found}
     if blow_up is not None and ids & {"wrong_lr", "sum_reduction"}:
         lr = lr_used if "wrong_lr" in ids and lr_used is not None else settings.lr
@@ -256,7 +256,12 @@ def analyse(file: str, settings: Settings, data: Data, rec: dict[str, Any]) -> D
 
 
 def simulated(
-    path: np.ndarray, data: Data, settings: Settings, rec: dict[str, Any], lr: float | None
+    path: np.ndarray,
+    data: Data,
+    settings: Settings,
+    rec: dict[str, Any],
+    lr: float | None,
+    seen: np.ndarray,
 ) -> list[Finding]:
     """The catalogued mistakes whose replay predicts every step, instrumentation deciding ties."""
     K = len(path) - 1
@@ -293,7 +298,6 @@ def simulated(
     if "trained_on_test" in fits:
         found.append(finding(which_test_split_mistake(rec)))
     if lr is not None and not math.isclose(lr, settings.lr, rel_tol=1e-3):
-        seen = seen_gradients(rec, K, path.shape[1])
         replayed = replay("reference", path, data, settings.loss, settings.options(lr), seen)
         if step_matches(replayed, path).all():
             found.append(finding("wrong_lr", lr=lr, expected=settings.lr))
