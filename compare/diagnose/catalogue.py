@@ -179,6 +179,7 @@ def replay(
     the reference replay where they are the hand-derived gradient up to rounding.
     """
     X, y = (data.X_test, data.y_test) if kind == "trained_on_test" else (data.X_train, data.y_train)
+    eps = float(np.finfo(X.dtype).eps)  # the learner's data's rounding, for the kinks
     X, y = X.astype(np.float64), y.astype(np.float64)
     state: OptimizerState | None = None
     carried: tuple[np.ndarray, np.ndarray] | None = None
@@ -194,7 +195,6 @@ def replay(
         with np.errstate(all="ignore"):
             _, dw, db = gradients(X, y, w, b, LOSSES[loss])
         if kind == "reference" and seen is not None and k < len(seen):
-            eps = float(np.finfo(data.X_train.dtype).eps)
             slack = kink_slack(X, y, w, b, eps) if loss == "l1" else np.zeros(len(theta))
             g_own = own_gradient(np.concatenate([dw, db]), seen[k], slack, eps)
             dw, db = g_own[:-1], g_own[-1:]

@@ -29,8 +29,8 @@ class LinearRegressionModel(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.weights = torch.nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
-        self.bias = torch.nn.Parameter(torch.randn(1, dtype=torch.float), requires_grad=True)
+        self.weights = torch.nn.Parameter(torch.randn(1), requires_grad=True)
+        self.bias = torch.nn.Parameter(torch.randn(1), requires_grad=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.weights * x + self.bias
