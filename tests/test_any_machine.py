@@ -83,7 +83,13 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path, comman
         shell=True, executable="/bin/bash", cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # bench may warn that the machine was busy (the suite's other workers use the cores):
+    # that line is the bench's honest report, not the pipe's noise; nothing else may be there.
+    noise = [line for line in done.stderr.splitlines() if not line.startswith(BUSY_WARNING)]
+    assert noise == [], done.stderr
+
+
+BUSY_WARNING = "warning: the machine was busy, so the ratios may not hold: "
 
 
 def run_cli_quiet(cwd, command):
