@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compare.config import RunConfig
+from compare.diagnose.run import Diagnosis
 from compare.experiment import Comparison, run_both
 from compare.gradcheck import GradRow
 from compare.gradcheck import check_gradients as _check_gradients
@@ -15,7 +16,6 @@ from compare.gradcheck import check_gradients as _check_gradients
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from compare.diagnose.run import Diagnosis
     from compare.exercises.grade import Gradebook
 
 FIGURES = ("predictions", "loss_curves", "parameters", "loss_landscape")
@@ -51,11 +51,48 @@ def _register_alt_text() -> None:
 _register_alt_text()
 
 
-def run(config: RunConfig | None = None, **settings: Any) -> Comparison:  # noqa: ANN401
+class NotebookComparison(Comparison):
+    """A Comparison that shows itself in a notebook: the proof stays free of its views."""
+
+    @classmethod
+    def of(cls, c: Comparison) -> NotebookComparison:
+        return cls(**{f.name: getattr(c, f.name) for f in fields(c)})
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the verdict, the parameters and the epoch table."""
+        from compare.report import comparison_html
+
+        return comparison_html(self)
+
+    def plot(self, kind: str = "loss_landscape") -> Figure:
+        """One of the run's figures (predictions, loss_curves, parameters, loss_landscape)."""
+        from compare import plots
+
+        makers = {name.removesuffix(".png"): make for name, make in plots.RUN_FIGURES.items()}
+        if kind not in makers:
+            raise ValueError(f"plot kind {kind!r}: choose one of {', '.join(makers)}")
+        return makers[kind](self)
+
+
+class NotebookDiagnosis(Diagnosis):
+    """A Diagnosis that can draw itself in a notebook."""
+
+    @classmethod
+    def of(cls, d: Diagnosis) -> NotebookDiagnosis:
+        return cls(**{f.name: getattr(d, f.name) for f in fields(d)})
+
+    def plot(self) -> Figure:
+        """The learner's path against the correct one, on the loss landscape (a Figure)."""
+        from compare.diagnose.figure import diagnosis_figure
+
+        return diagnosis_figure(self)
+
+
+def run(config: RunConfig | None = None, **settings: Any) -> NotebookComparison:  # noqa: ANN401
     """Train both sides from one config (or RunConfig's keyword arguments) and compare them."""
     if config is not None and settings:
         raise TypeError("give a RunConfig or keyword arguments, not both")
-    return run_both(config or RunConfig(**settings))
+    return NotebookComparison.of(run_both(config or RunConfig(**settings)))
 
 
 @dataclass(frozen=True)
@@ -137,12 +174,12 @@ def benchmark(**settings: Any) -> BenchResult:  # noqa: ANN401
     return BenchResult(run_bench(BenchConfig(**settings)))
 
 
-def diagnose_loop(path: str | Path, **settings: Any) -> Diagnosis:  # noqa: ANN401
+def diagnose_loop(path: str | Path, **settings: Any) -> NotebookDiagnosis:  # noqa: ANN401
     """Run a learner's train() and name its mistake (compare.diagnose.run.Settings' keywords)."""
     from compare.diagnose.run import Settings
     from compare.diagnose.run import diagnose as _diagnose
 
-    return _diagnose(Path(path), Settings(**settings))
+    return NotebookDiagnosis.of(_diagnose(Path(path), Settings(**settings)))
 
 
 def check(folder: str | Path, task: int | None = None, seed: int | None = None) -> Gradebook:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,9 +23,6 @@ from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
 from torch_impl.model import MODELS, weight_and_bias
 from torch_impl.optim import OPTIMIZERS
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -97,21 +94,6 @@ class Comparison:
     def param_diff(self) -> np.ndarray:
         """(rows,), the largest |Δ| over all parameters."""
         return np.maximum(self.weight_diff, self.bias_diff)
-
-    def _repr_html_(self) -> str:
-        """In a notebook: the verdict, the parameters and the epoch table."""
-        from compare.report import comparison_html
-
-        return comparison_html(self)
-
-    def plot(self, kind: str = "loss_landscape") -> Figure:
-        """One of the run's figures (predictions, loss_curves, parameters, loss_landscape)."""
-        from compare import plots
-
-        makers = {name.removesuffix(".png"): make for name, make in plots.RUN_FIGURES.items()}
-        if kind not in makers:
-            raise ValueError(f"plot kind {kind!r}: choose one of {', '.join(makers)}")
-        return makers[kind](self)
 
 
 def make_data(config: RunConfig) -> Split:

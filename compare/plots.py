@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -26,9 +26,6 @@ from compare.experiment import Comparison
 from compare.files import atomic_write
 from manual.losses import LOSSES
 
-if TYPE_CHECKING:
-    from compare.diagnose.run import Diagnosis
-
 FIGSIZE = (11, 7.5)  # inches
 MAX_PANELS = 8  # parameter panels; beyond this the figure shows the largest movers and a norm
 LANDSCAPE_ROWS = 2000  # training rows the loss landscape is evaluated on (evenly spaced)
@@ -37,7 +34,7 @@ MANUAL = {"color": "tab:red", "marker": "x", "label": "manual (NumPy, by hand)"}
 TORCH = {"color": "tab:orange", "marker": "o", "label": "torch (autograd)"}
 
 
-def _figure(nrows: int = 1, sharex: bool = False) -> tuple[Figure, np.ndarray]:
+def figure_grid(nrows: int = 1, sharex: bool = False) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     axes = fig.subplots(nrows, 1, squeeze=False, sharex=sharex)[:, 0]
     return fig, axes
@@ -72,7 +69,7 @@ def predictions_figure(c: Comparison) -> Figure:
     if c.config.features > 1:
         return _predicted_vs_true(c)
     s = c.split
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure_grid()
     ax.scatter(s.X_train[:, 0], s.y_train[:, 0], c="b", s=12, label="Training data")
     ax.scatter(s.X_test[:, 0], s.y_test[:, 0], c="g", s=12, label="Testing data")
     test_x = s.X_test.astype(np.float64)
@@ -99,7 +96,7 @@ def predictions_figure(c: Comparison) -> Figure:
 
 def _predicted_vs_true(c: Comparison) -> Figure:
     s = c.split
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure_grid()
     test_x, y = s.X_test.astype(np.float64), s.y_test[:, 0].astype(np.float64)
     m_pred = test_x @ c.manual.weight[-1] + c.manual.bias[-1]
     t_pred = test_x @ c.torch.weight[-1] + c.torch.bias[-1]
@@ -122,7 +119,7 @@ def _predicted_vs_true(c: Comparison) -> Figure:
 @described
 def loss_curves_figure(c: Comparison) -> Figure:
     """Train and test loss per epoch for both sides (log scale), and their absolute difference."""
-    fig, (top, bottom) = _figure(2, sharex=True)
+    fig, (top, bottom) = figure_grid(2, sharex=True)
     e = _epochs(c)
     for t, style, ls in ((c.manual, MANUAL, "-"), (c.torch, TORCH, ":")):
         name = style["label"].split(" ")[0]
@@ -173,7 +170,7 @@ def parameters_figure(c: Comparison) -> Figure:
         ))  # fmt: skip
     best_b = None if optimum is None else optimum[-1]
     panels.append(("b", c.manual.bias, c.torch.bias, truths[-1], best_b))
-    fig, axes = _figure(len(panels), sharex=True)
+    fig, axes = figure_grid(len(panels), sharex=True)
     e = _epochs(c)
     for ax, (name, m, t, truth, best) in zip(axes, panels, strict=True):
         ax.plot(e, m, "-", color=MANUAL["color"], lw=2.5, label=MANUAL["label"])
@@ -216,7 +213,7 @@ def loss_landscape_figure(c: Comparison, grid: int = 120) -> Figure:
             for rw, rb in zip(W, B, strict=True)
         ]
     )
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure_grid()
     cs = ax.contourf(W, B, Z, levels=30, cmap="viridis", alpha=0.85)
     ax.contour(W, B, Z, levels=15, colors="white", linewidths=0.5, alpha=0.6)
     fig.colorbar(cs, ax=ax, label=f"{c.config.loss} training loss")
@@ -253,7 +250,7 @@ def bench_figure(rows: Sequence[dict[str, Any]], busy: Sequence[str] = ()) -> Fi
     max), grouped by side, and the memory floor; a busy machine's reasons above the chart."""
     from compare.bench.config import IMPLS
 
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure_grid()
     present = {str(r["impl"]) for r in rows}
     impls = [i for i in IMPLS if i in present] + sorted(present - set(IMPLS))
     hand = [i for i in impls if i.startswith("manual")]
@@ -302,42 +299,6 @@ def bench_figure(rows: Sequence[dict[str, Any]], busy: Sequence[str] = ()) -> Fi
                  color="tab:red", wrap=True, fontsize=10,
                  bbox={"facecolor": "white", "edgecolor": "tab:red"})  # fmt: skip
     fig.tight_layout(rect=(0, 0, 1, top))
-    return fig
-
-
-@described
-def diagnosis_figure(diag: Diagnosis) -> Figure:
-    """A learner's parameter path against the hand-derived one, on the training loss landscape."""
-    data, s = diag.data, diag.settings
-    if data is None:
-        raise ValueError("this diagnosis holds no data to draw")
-    learner, reference = diag.learner_path, diag.reference_path
-    fig, (ax,) = _figure()
-    keep = np.all(np.isfinite(learner) & (np.abs(learner) < 1e3), axis=1)
-    shown = learner[keep] if keep.any() else learner[:1]
-    pts = np.vstack([shown, reference, [[0.7, 0.3]]])
-    pad_w, pad_b = 0.3 * np.ptp(pts[:, 0]) + 0.1, 0.3 * np.ptp(pts[:, 1]) + 0.1
-    W, B = np.meshgrid(
-        np.linspace(pts[:, 0].min() - pad_w, pts[:, 0].max() + pad_w, 100),
-        np.linspace(pts[:, 1].min() - pad_b, pts[:, 1].max() + pad_b, 100),
-    )
-    x, y = data.X_train[:, 0].astype(np.float64), data.y_train[:, 0].astype(np.float64)
-    loss = LOSSES[s.loss]
-    Z = np.array([[loss.value(row, y[None, :]) for row in np.outer(rw, x) + rb[:, None]]
-                  for rw, rb in zip(W, B, strict=True)])  # fmt: skip
-    cs = ax.contourf(W, B, Z, levels=30, cmap="viridis", alpha=0.85)
-    fig.colorbar(cs, ax=ax, label=f"{s.loss} training loss")
-    ax.plot(reference[:, 0], reference[:, 1], "-", color="white", lw=3, label="correct path")
-    ax.plot(shown[:, 0], shown[:, 1], "-", color=MANUAL["color"], lw=1.8, label="your path")
-    ax.plot(shown[:, 0], shown[:, 1], ".", color=MANUAL["color"], ms=4)
-    ax.plot(learner[0, 0], learner[0, 1], "o", ms=10, color="white", mec="k", label="start")
-    ax.plot(0.7, 0.3, "*", ms=16, color="gold", mec="k", label="true line (0.7, 0.3)")
-    ids = ", ".join(f.id for f in diag.diagnosis) or ("correct" if diag.correct else "unknown")
-    ax.set_title(f"{ids}: {s.loss}, {s.optimizer} lr={s.lr:g}, {s.epochs} epochs")
-    ax.set_xlabel("weight w")
-    ax.set_ylabel("bias b")
-    ax.legend(loc="upper left", fontsize=9)
-    fig.tight_layout()
     return fig
 
 

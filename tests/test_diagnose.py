@@ -157,7 +157,9 @@ def test_plot_writes_the_path_on_the_landscape(tmp_path, capsys):
                            "--plot", str(tmp_path))  # fmt: skip
     assert code == 1 and f"wrote {tmp_path / 'diagnosis.png'}" in out
     assert (tmp_path / "diagnosis.png").read_bytes()[:4] == b"\x89PNG"
-    figure = diagnose(MISTAKES / "sum_reduction.py").plot()
+    import compare
+
+    figure = compare.diagnose_loop(MISTAKES / "sum_reduction.py").plot()
     assert "sum_reduction" in figure.axes[0].get_title()
     labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert "your path" in labels and "correct path" in labels

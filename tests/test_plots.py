@@ -160,3 +160,16 @@ def test_features_3_skips_only_the_landscape(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "loss_curves.png", "parameters.png", "predictions.png",
     ]  # fmt: skip
+
+
+def test_a_notebook_run_shows_its_verdict_and_draws_each_figure_by_name():
+    import compare
+
+    c = compare.run(epochs=20)
+    html = c._repr_html_()
+    assert "AGREE" in html and "0.7" in html
+    for kind in compare.FIGURES:
+        fig = c.plot(kind)
+        assert isinstance(fig, Figure) and fig.get_label(), kind
+    with pytest.raises(ValueError, match="choose one of predictions"):
+        c.plot("histogram")

@@ -344,9 +344,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     figure = None
     if args.plot is not None:
         from compare import plots
+        from compare.diagnose.figure import diagnosis_figure
 
         figure = args.plot / "diagnosis.png"
-        plots.save_png(result.plot(), figure)
+        plots.save_png(diagnosis_figure(result), figure)
     if args.json:
         print(json.dumps({**result.as_json(), "figure": figure and str(figure)}, indent=2))
     else:

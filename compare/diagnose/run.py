@@ -15,7 +15,7 @@ import html
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,9 +27,6 @@ from compare.sandbox import Limits, run_child
 from manual.gradients import gradients
 from manual.losses import LOSSES
 from manual.optim import SGD, Adam, Optimizer, init_state, step
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -132,12 +129,6 @@ class Diagnosis:
         color = "#1b5e20" if self.correct else "#b71c1c"
         items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines()[1:])
         return f"<p style='color:{color}'><b>{html.escape(self.lines()[0])}</b></p><ul>{items}</ul>"
-
-    def plot(self) -> Figure:
-        """The learner's path against the correct one, on the loss landscape (a Figure)."""
-        from compare import plots
-
-        return plots.diagnosis_figure(self)
 
 
 # --------------------------------------------------------------------------------- running
