@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from compare.exercises.grade import grade_batch
+from compare.exercises.batch import grade_batch
 from compare.exercises.scaffold import new_copy
 from compare.isolation import bwrap_works
 

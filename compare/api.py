@@ -16,7 +16,7 @@ from compare.gradcheck import check_gradients as _check_gradients
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from compare.exercises.grade import Gradebook
+    from compare.exercises.results import Gradebook
 
 FIGURES = ("predictions", "loss_curves", "parameters", "loss_landscape")
 

@@ -186,20 +186,22 @@ def train_manual(
     on_epoch: Callable[[int], None] | None = None,
 ) -> ManualRun:
     """Run manual.train.fit from `start` (and `state`, when resuming at `epoch_offset`)."""
-    params, state, history = manual.train.fit(
-        split.X_train,
-        split.y_train,
-        split.X_test,
-        split.y_test,
-        (start[0].copy(), start[1].copy()),
-        LOSSES[config.loss],
-        optimizer_options(config),
-        config.epochs,
-        state,
-        batch_size=config.batch_size,
-        orders=epoch_orders(config, epoch_offset),
-        on_epoch=on_epoch,
-    )
+    # Overflow is caught by fit's finiteness check, which names the epoch: no NumPy warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        params, state, history = manual.train.fit(
+            split.X_train,
+            split.y_train,
+            split.X_test,
+            split.y_test,
+            (start[0].copy(), start[1].copy()),
+            LOSSES[config.loss],
+            optimizer_options(config),
+            config.epochs,
+            state,
+            batch_size=config.batch_size,
+            orders=epoch_orders(config, epoch_offset),
+            on_epoch=on_epoch,
+        )
     return ManualRun(params, state, history)
 
 

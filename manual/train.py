@@ -69,13 +69,11 @@ def fit(
         order = None if orders is None else orders[epoch]
         # BEGIN SOLUTION task-9
         batch_losses = []
-        # Overflow is caught below by the finiteness check, with the epoch named.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for rows in batches(len(X_train), batch_size, order):
-                batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)
-                (w, b), state = step((w, b), (dw, db), state, opt)
-                batch_losses.append(batch_loss)
-            test_loss = loss.value(forward(X_test, w, b), y_test)
+        for rows in batches(len(X_train), batch_size, order):
+            batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)
+            (w, b), state = step((w, b), (dw, db), state, opt)
+            batch_losses.append(batch_loss)
+        test_loss = loss.value(forward(X_test, w, b), y_test)
         train_loss = float(np.mean(batch_losses))
         # END SOLUTION
         if not (np.isfinite(train_loss) and np.isfinite(test_loss)):

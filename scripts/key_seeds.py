@@ -4,7 +4,7 @@
     python scripts/key_seeds.py --tasks 9 11 --seeds 500 --first 1000
 
 Prints one line per failing (task, seed) and a summary; exits 1 if any failed. The suite
-runs a few seeds of the same check (tests/test_exercises.py); this is the long run.
+runs a few seeds of the same check (tests/tools/test_exercises.py); this is the long run.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compare.exercises.grade import grade_task, torch_imports
+from compare.exercises.grade import grade_task
 from compare.exercises.scaffold import new_copy
+from compare.exercises.scan import torch_imports
 from compare.exercises.tasks import TASKS
 from compare.sandbox import Limits
 

@@ -15,15 +15,15 @@ import torch
 
 import manual.checkpoint as mck
 import manual.train
-import torch_impl.checkpoint as tck
 import torch_impl.train
 from compare.checkpoints import safety
+from compare.checkpoints import torch_files as tck
 from compare.config import RunConfig
 from compare.experiment import ManualRun, TorchRun
-from compare.files import probe_write
+from compare.files import atomic_save, probe_write, versions
 from manual.optim import AdamState, OptimizerState, SGDState
 
-CheckpointErrors = (mck.CheckpointError, tck.CheckpointError)
+CheckpointErrors = (mck.CheckpointError,)
 SUFFIXES = {"manual": (".safetensors",), "torch": (".safetensors", ".pth", ".pt")}
 
 
@@ -36,6 +36,7 @@ def metadata_for(
         "loss": config.loss,
         "optimizer": config.optimizer,
         "config": json.dumps(asdict(config)),
+        "versions": versions(),
     }
     if overrides:
         meta["overrides"] = json.dumps(overrides)
@@ -159,7 +160,8 @@ def save_manual(
 ) -> None:
     """Save the manual side, its history continuing `before` when resumed."""
     history = run.history if before is None else _joined(before, run.history)
-    mck.save(path, *run.params, run.state, history, metadata_for(config, overrides))
+    meta = metadata_for(config, overrides)
+    atomic_save(path, lambda tmp: mck.save(tmp, *run.params, run.state, history, meta))
 
 
 def save_torch(

@@ -155,7 +155,7 @@ def check_safetensors_header(path: Path) -> None:
         reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
         raise CheckpointError(f"{path}: not a readable .safetensors file ({reason})") from None
     check_layout(path, header)
-    check_metadata(path, metadata)
+    check_complete(path, header.keys(), check_metadata(path, metadata))
     if metadata.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a gradcompare checkpoint (format {str(metadata.get('format'))[:40]!r})"
@@ -194,6 +194,18 @@ def check_layout(path: Path, header: dict[str, tuple[str, tuple[int, ...]]]) -> 
         raise CheckpointError(f"{path}: {total:,} values is more than {MAX_VALUES:,}; refused")
 
 
+def check_complete(path: Path, names: Iterable[str], metadata: dict[str, str]) -> None:
+    """A history has all four series or none; Adam state has both moments for both parameters."""
+    names = set(names)
+    history = {f"history.{k}" for k in HISTORY_KEYS}
+    if names & history and history - names:
+        raise CheckpointError(f"{path}: the history is incomplete ({names_line(history - names)})")
+    if metadata.get("optimizer.state") == "adam":
+        moments = {f"optimizer.{k}.{p}" for k in ("exp_avg", "exp_avg_sq") for p in PARAM_NAMES}
+        if moments - names:
+            raise CheckpointError(f"{path}: the Adam state lacks its moment estimates")
+
+
 def expected_shape(name: str, d: int, epochs: int) -> tuple[int, ...]:
     """The shape the layout gives `name` for d features and `epochs` history rows."""
     if name == "history.weight":
@@ -207,7 +219,7 @@ def check_torch_tensors(
     path: Path, tensors: dict[str, object], metadata: dict[str, object]
 ) -> None:
     """A loaded .pth/.safetensors: dtype, layout, device, shape and size, then values."""
-    check_metadata(path, metadata)
+    check_complete(path, tensors.keys(), check_metadata(path, metadata))
     unexpected = tensors.keys() - LAYOUT_KEYS
     if unexpected:
         raise CheckpointError(f"{path}: unexpected tensors {names_line(unexpected)}")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import manual.checkpoint as mck
-import torch_impl.checkpoint as tck
+from compare.checkpoints import torch_files as tck
 from compare.checkpoints.convert import (
     check_compatible,
     check_writable,
@@ -177,12 +177,12 @@ def _rows(path: Path, xs: list[float], d: int, dtype: str) -> np.ndarray:
     with np.errstate(over="ignore"):
         cast = np.asarray(xs, dtype=np.float64).astype(dtype)
     if not np.all(np.isfinite(cast)):
-        raise tck.CheckpointError(
+        raise mck.CheckpointError(
             f"--x holds NaN or infinity, or a value beyond the model's {dtype}; give finite "
             f"numbers within ±{float(np.finfo(dtype).max):.3g}"
         )
     if len(xs) % d:
-        raise tck.CheckpointError(
+        raise mck.CheckpointError(
             f"{path}: the model takes {d} feature(s) per point but --x gave {len(xs)} value(s); "
             f"give a multiple of {d}"
         )
@@ -192,7 +192,7 @@ def _rows(path: Path, xs: list[float], d: int, dtype: str) -> np.ndarray:
 def _finite(preds: np.ndarray, dtype: str) -> np.ndarray:
     """Predictions, unless one overflowed the model's dtype (JSON has no -Infinity)."""
     if not np.all(np.isfinite(preds)):
-        raise tck.CheckpointError(
+        raise mck.CheckpointError(
             f"a prediction overflows {dtype}: give smaller --x values for this model"
         )
     return preds

@@ -21,7 +21,7 @@ from compare.checkpoints.convert import CheckpointErrors, check_writable, save_m
 from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from compare.config import ConfigError, RunConfig
 from compare.diagnose.run import DiagnoseError
-from compare.exercises.grade import GradeError
+from compare.exercises.results import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import RECORD_ROWS, Comparison, run_both
 from compare.files import probe_write
@@ -279,7 +279,7 @@ def cmd_exercises(args: argparse.Namespace) -> int:
         print(f"wrote the {kind} to {args.dir} ({len(written)} files)")
         print(f"grade it with: gradcompare exercises check {args.dir}")
         return EXIT_OK
-    from compare.exercises import grade
+    from compare.exercises import batch, grade, results
     from compare.sandbox import Limits
 
     if args.action == "autograder":
@@ -306,15 +306,15 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     if args.action == "grade":
         if args.jobs < 1:
             raise UserError(f"--jobs is {args.jobs}; give at least 1")
-        results = grade.grade_batch(
+        rows = batch.grade_batch(
             args.submissions, args.out, args.seed, limits, points, args.jobs, args.resume
         )
-        for r in results:
-            if isinstance(r, grade.Gradebook):
+        for r in rows:
+            if isinstance(r, results.Gradebook):
                 print(f"{r.student}: {r.total:g}/{r.maximum:g}")
             else:
                 print(f"{r[0]}: not graded ({r[1]})")
-        print(f"wrote {args.out} ({len(results)} submissions)")
+        print(f"wrote {args.out} ({len(rows)} submissions)")
         return EXIT_OK
     numbers = [args.task] if args.task else None
     book = grade.grade_folder(args.dir, numbers, args.seed, limits, points, args.student)
@@ -323,7 +323,7 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 
         write_results(book, args.gradescope)
     if args.json:
-        print(grade.dumps(book))
+        print(results.dumps(book))
     else:
         print("\n".join(book.lines()))
     return EXIT_OK if book.passed else EXIT_FAILED

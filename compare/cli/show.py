@@ -35,7 +35,7 @@ TOPICS: dict[str, tuple[Listing, Listing]] = {
     "loop": ([("train", "fit")], [("train", "fit")]),
     "checkpoint": (
         [("checkpoint", "save"), ("checkpoint", "load")],
-        [("checkpoint", "save"), ("checkpoint", "load")],
+        [("checkpoint", n) for n in ("save_state_dict", "load_state_dict", "run_dict")],
     ),
 }
 

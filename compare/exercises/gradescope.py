@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from compare.exercises.grade import Gradebook
+from compare.exercises.results import Gradebook
 from compare.files import atomic_write
 from compare.isolation import package_root
 

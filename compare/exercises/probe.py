@@ -5,8 +5,8 @@ blocked. It holds no reference values: it only calls, and returns what the stude
 returned. The parent compares that with torch, out of the student's reach.
 
 Tasks 9 and 11 grade how pieces are wired together, so the pieces they call (forward,
-gradients, step, make_line, fit, …) are swapped for the stand-ins below while they run:
-one mistake in task 6 must not fail task 9 as well.
+gradients, step, make_line, fit, …) are swapped for stand_ins.py's while they run: one
+mistake in task 6 must not fail task 9 as well.
 """
 
 from __future__ import annotations
@@ -14,17 +14,24 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import json
-import math
 import sys
 import traceback
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from compare.exercises.stand_ins import (
+    STAND_INS,
+    Refused,
+    StandInLoss,
+    stand_in_forward,
+    stand_in_gradients,
+    stand_in_predict,
+    swapped,
+)
 from compare.exercises.tasks import STEP_GRADIENTS
 from compare.sandbox import decode, encode
 
@@ -37,10 +44,6 @@ class NoTorch(importlib.abc.MetaPathFinder):
             raise ImportError(
                 f"manual/ is derived by hand: it may not import torch (found an import of {name!r})"
             )
-
-
-class Refused(Exception):
-    """The student's code did something the task forbids; the message says what."""
 
 
 def student(folder: str, module: str, package: str = "manual") -> types.ModuleType:
@@ -79,140 +82,6 @@ def arr(x: object) -> object:
     if isinstance(x, np.ndarray | np.generic | float | int) and not isinstance(x, bool):
         return np.asarray(x)
     return x
-
-
-# ------------------------------------------------------------------ stand-ins for wiring tasks
-
-
-def stand_in_forward(X: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return X @ w[:, None] + b
-
-
-def stand_in_backward(X: np.ndarray, dpred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (X.T @ dpred)[:, 0], dpred.sum(axis=0)
-
-
-@dataclass(frozen=True)
-class StandInLoss:
-    name: str
-
-    def value(self, pred: np.ndarray, target: np.ndarray) -> float:
-        r = pred - target
-        if self.name == "l1":
-            return float(np.mean(np.abs(r)))
-        if self.name == "mse":
-            return float(np.mean(r * r))
-        a = np.abs(r)
-        return float(np.mean(np.where(a < 1.0, 0.5 * a * a, a - 0.5)))
-
-    def grad(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-        r = pred - target
-        if self.name == "l1":
-            return np.sign(r) / r.size
-        if self.name == "mse":
-            return (2.0 / r.size) * r
-        return np.clip(r, -1.0, 1.0) / r.size
-
-
-def stand_in_gradients(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, loss: Any
-) -> tuple[float, np.ndarray, np.ndarray]:
-    pred = stand_in_forward(X, w, b)
-    dw, db = stand_in_backward(X, loss.grad(pred, y))
-    return loss.value(pred, y), dw, db
-
-
-@dataclass
-class StandInState:
-    kind: str
-    buffers: dict[str, list[Any]] = field(default_factory=dict)
-    step: int = 0
-
-
-def stand_in_init_state(opt: Any, params: Sequence[np.ndarray]) -> StandInState:
-    return StandInState("adam" if hasattr(opt, "betas") else "sgd")
-
-
-def stand_in_step(
-    params: Sequence[np.ndarray], grads: Sequence[np.ndarray], state: Any, opt: Any
-) -> tuple[tuple[np.ndarray, ...], StandInState]:
-    """torch.optim.SGD / Adam / AdamW's update, on whichever options object it is given."""
-    if not isinstance(state, StandInState):
-        raise Refused("the loop handed step() a state it did not get from init_state()")
-    kind = "adam" if hasattr(opt, "betas") else "sgd"
-    if kind != state.kind:
-        raise Refused(f"the loop passed {kind} options with a {state.kind} state")
-    t = state.step + 1
-    new = StandInState(kind, {k: list(v) for k, v in state.buffers.items()}, t)
-    out = []
-    for i, (theta, grad) in enumerate(zip(params, grads, strict=True)):
-        g = -grad if getattr(opt, "maximize", False) else grad
-        if kind == "sgd":
-            if opt.weight_decay:
-                g = g + opt.weight_decay * theta
-            if opt.momentum:
-                bufs = new.buffers.setdefault("v", [None] * len(params))
-                v = bufs[i]
-                v = g.copy() if v is None else opt.momentum * v + (1 - opt.dampening) * g
-                bufs[i] = v
-                g = g + opt.momentum * v if opt.nesterov else v
-            out.append(theta - opt.lr * g)
-            continue
-        b1, b2 = opt.betas
-        if opt.weight_decay:
-            if getattr(opt, "decoupled", False):
-                theta = theta * (1 - opt.lr * opt.weight_decay)
-            else:
-                g = g + opt.weight_decay * theta
-        ms = new.buffers.setdefault("m", [np.zeros_like(p) for p in params])
-        vs = new.buffers.setdefault("v", [np.zeros_like(p) for p in params])
-        vmax = new.buffers.setdefault("vmax", [np.zeros_like(p) for p in params])
-        ms[i] = b1 * ms[i] + (1 - b1) * g
-        vs[i] = b2 * vs[i] + (1 - b2) * g * g
-        v = vs[i]
-        if opt.amsgrad:
-            vmax[i] = np.maximum(vmax[i], vs[i])
-            v = vmax[i]
-        denom = np.sqrt(v) / math.sqrt(1 - b2**t) + opt.eps
-        out.append(theta - opt.lr / (1 - b1**t) * ms[i] / denom)
-    return tuple(out), new
-
-
-def stand_in_sgd_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
-    if hasattr(opt, "betas"):
-        raise Refused(
-            "the loop calls sgd_step() whatever the optimizer: use step(), which dispatches on it"
-        )
-    return stand_in_step(params, grads, state, opt)
-
-
-def stand_in_adam_step(params: Any, grads: Any, state: Any, opt: Any) -> Any:
-    if not hasattr(opt, "betas"):
-        raise Refused("the loop calls adam_step() whatever the optimizer: use step()")
-    return stand_in_step(params, grads, state, opt)
-
-
-STAND_INS: dict[str, object] = {
-    "forward": stand_in_forward,
-    "backward": stand_in_backward,
-    "gradients": stand_in_gradients,
-    "init_state": stand_in_init_state,
-    "step": stand_in_step,
-    "sgd_step": stand_in_sgd_step,
-    "adam_step": stand_in_adam_step,
-    "sgd_init": stand_in_init_state,
-    "adam_init": lambda params, amsgrad=False: StandInState("adam"),
-}
-
-
-def swapped(module: types.ModuleType, names: dict[str, object]) -> None:
-    """Put stand-ins in place of the module's own names (only those it has)."""
-    for name, value in names.items():
-        if hasattr(module, name):
-            setattr(module, name, value)
-
-
-# ------------------------------------------------------------------------------ the probes
 
 
 def probe_data(folder: str, req: dict[str, Any]) -> dict[str, Any]:
@@ -458,14 +327,6 @@ def probe_build(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         }
 
     return {"cases": each(folder, req["lrs"], one)}
-
-
-def stand_in_predict(model: Any, X: Any) -> Any:
-    import torch
-
-    model.eval()
-    with torch.inference_mode():
-        return model(X)
 
 
 def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from manual.fast import ChunkedGradients, SufficientStatistics
 from manual.gradients import gradients
 from manual.losses import LOSSES
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
 TOL = {"float64": 1e-12, "float32": 2e-6}
 

@@ -7,7 +7,7 @@ import torch
 from manual.data import make_line, true_weights
 from torch_impl.data import to_tensor
 
-from . import course
+from .. import course
 
 
 def test_course_defaults_reproduce_the_printed_cells():

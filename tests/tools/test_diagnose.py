@@ -13,9 +13,9 @@ from compare.diagnose.catalogue import CATALOGUE
 from compare.diagnose.run import DiagnoseError, Settings, diagnose
 from compare.sandbox import Limits
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
-MISTAKES = Path(__file__).resolve().parents[1] / "docs" / "mistakes"
+MISTAKES = Path(__file__).resolve().parents[2] / "docs" / "mistakes"
 TIGHT = Limits(wall_s=120, cpu_s=8)  # an endless loop dies after 8 CPU s (torch takes ~2)
 
 

@@ -10,7 +10,7 @@ from compare.gradcheck import central_difference
 from manual.losses import LOSSES
 from torch_impl.losses import make_loss
 
-from .strategies import KINK_MARGIN
+from ..strategies import KINK_MARGIN
 
 NAMES = sorted(LOSSES)
 

@@ -5,7 +5,7 @@ from rich.console import Console
 
 from compare.cli.show import TOPICS, render
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
 
 @pytest.mark.parametrize("width", [60, 100, 200])

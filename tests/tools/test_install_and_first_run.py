@@ -18,9 +18,9 @@ from compare.cli.parser import build_parser
 from compare.cli.show import render
 from compare.config import RunConfig
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_wheel_installed_without_e_grades_exercises(tmp_path):
@@ -33,7 +33,8 @@ def test_a_wheel_installed_without_e_grades_exercises(tmp_path):
                     "-q", "-w", str(dist), str(source)], check=True, capture_output=True)  # fmt: skip
     (wheel,) = dist.glob("gradcompare-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("compare/exercises/grade.py", "compare/diagnose/run.py", "compare/cli/parser.py",
+    for package in ("compare/exercises/grade.py", "compare/exercises/checks/__init__.py",
+                    "compare/diagnose/run.py", "compare/cli/parser.py",
                     "compare/checkpoints/safety.py", "compare/bench/run.py"):  # fmt: skip
         assert package in names, package
     env_dir = tmp_path / "env"

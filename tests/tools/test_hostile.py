@@ -20,10 +20,10 @@ from compare.checkpoints.convert import load_manual, save_manual
 from compare.config import RunConfig
 from compare.experiment import run_both
 
-from .cli_helpers import run_cli
-from .crafted import write_all
+from ..cli_helpers import run_cli
+from ..crafted import write_all
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where crafted.py lives
 NAMES = ['pth_200k_keys', 'pth_2d_buffer', 'pth_3d_weight', 'pth_bias_2', 'pth_bool_weight', 'pth_complex_weight', 'pth_dict_weight', 'pth_empty', 'pth_empty_dict', 'pth_empty_weight', 'pth_expanded_2e29', 'pth_expanded_2e31', 'pth_expanded_buffer', 'pth_expanded_history', 'pth_half_weight', 'pth_history_list', 'pth_history_missing_part', 'pth_history_nan', 'pth_history_short', 'pth_history_string', 'pth_huge_d', 'pth_int_weight', 'pth_list_weight', 'pth_meta_weight', 'pth_metadata_bad_config', 'pth_metadata_bad_model', 'pth_metadata_epoch_negative', 'pth_metadata_list', 'pth_metadata_other_format', 'pth_metadata_step_text', 'pth_metadata_string', 'pth_metadata_tensor_value', 'pth_metadata_unknown_state', 'pth_mixed_dtypes', 'pth_nan_momentum', 'pth_nan_weight', 'pth_negative_exp_avg_sq', 'pth_optimizer_malformed', 'pth_optimizer_no_groups', 'pth_random', 'pth_raw_pickle_payload', 'pth_raw_pickle_plain', 'pth_sparse_weight', 'pth_step_400_digits', 'pth_step_inf', 'pth_step_negative', 'pth_step_string', 'pth_system_payload', 'pth_tensor_not_dict', 'pth_truncated', 'pth_wrong_keys', 'st_200k_names', 'st_2d_buffer', 'st_2d_weight', 'st_adam_without_moments', 'st_bad_config', 'st_bf16_weight', 'st_bool_weight', 'st_empty', 'st_empty_weight', 'st_epoch_text', 'st_header_length_huge', 'st_header_not_json', 'st_history_2d', 'st_history_short', 'st_huge_d', 'st_inf_bias', 'st_int_weight', 'st_missing_bias', 'st_mixed_dtypes', 'st_nan_history', 'st_nan_momentum', 'st_nan_weight', 'st_negative_exp_avg_sq', 'st_no_format', 'st_other_format', 'st_overlapping', 'st_random', 'st_shape_beyond_file', 'st_sparse_4gib', 'st_step_1e400', 'st_step_400_digits', 'st_step_abc', 'st_step_negative', 'st_truncated', 'st_unknown_state', 'st_unknown_tensor']  # fmt: skip
 PEAK_MB, SECONDS = 500, 10
 

@@ -11,15 +11,15 @@ import torch
 from torch import nn
 
 import manual.checkpoint as mck
-import torch_impl.checkpoint as tck
+from compare.checkpoints import torch_files as tck
 from compare.checkpoints.convert import load_manual, save_manual, save_torch
 from compare.checkpoints.single import predict, train_single
 from compare.config import RunConfig
 from compare.experiment import run_both
 from compare.tolerance import TOLERANCES
 
-from . import course
-from .cli_helpers import run_cli
+from .. import course
+from ..cli_helpers import run_cli
 
 CONFIG64 = RunConfig(dtype="float64", features=3, noise=0.1, momentum=0.9, loss="mse", epochs=20)
 
@@ -497,3 +497,16 @@ def test_amsgrad_on_a_plain_adam_checkpoint_is_one_line_on_both_sides(tmp_path, 
         code, _, err = run_cli(capsys, "train", "--impl", impl, "--optimizer", "adam", "--amsgrad",
                                "--resume", str(path))  # fmt: skip
         assert code == 2 and "was trained with --amsgrad off" in err and "Traceback" not in err
+
+
+def test_a_link_planted_at_the_temporary_name_is_never_written_through(files, trained, tmp_path):
+    """The teaching sides write to the path they are given; the temporary file is ours, fresh."""
+    from compare.files import temporary
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    path = files["manual"]
+    temporary(path).symlink_to(victim)
+    save_manual(path, trained.manual_run, CONFIG64, None)
+    assert victim.read_text() == "untouched"
+    assert not temporary(path).exists() and mck.load(path).weight.size == CONFIG64.features

@@ -15,9 +15,9 @@ from rich.console import Console
 
 from compare.cli.show import CONTINUED, TOPICS, render, wrapped
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # As the `gradcompare` script does, with the guard the script gets at import (its argv[0] is
 # `gradcompare`; this wrapper's is `-c`, so it asks for it) and a line to wait for.
 EARLY = (

@@ -12,7 +12,7 @@ from torch import nn
 from compare.config import RunConfig
 from compare.experiment import run_both
 
-from . import course
+from .. import course
 
 
 def notebook_model_0(epochs=100):

@@ -54,7 +54,7 @@ def test_minibatch_adam_on_gpu():
 
 def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
     from compare.checkpoints.single import predict, train_single
-    from torch_impl.checkpoint import load
+    from compare.checkpoints.torch_files import load
 
     path = tmp_path / "gpu.pth"
     train_single(RunConfig(device="cuda", epochs=5), "torch", save=path)

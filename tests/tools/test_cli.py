@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from . import course
-from .cli_helpers import run_cli
+from .. import course
+from ..cli_helpers import run_cli
 
 
 def test_default_run_is_the_course_and_agrees(capsys):

@@ -15,22 +15,18 @@ import numpy as np
 import pytest
 import torch
 
-from compare.exercises.grade import (
-    Gradebook,
-    grade_batch,
-    grade_folder,
-    grade_task,
-    load_points,
-    torch_imports,
-)
+from compare.exercises.batch import grade_batch
+from compare.exercises.grade import grade_folder, grade_task, load_points
+from compare.exercises.results import Gradebook
 from compare.exercises.scaffold import new_copy, strip_solutions
+from compare.exercises.scan import torch_imports
 from compare.exercises.tasks import TASKS
 from compare.sandbox import Limits
 from manual.exercise import chapter_exercise
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALL = [t.number for t in TASKS]
 TIGHT = Limits(wall_s=120, cpu_s=8)  # an endless loop dies after 8 CPU seconds, however busy;
 # a torch task needs ~3 (import torch, then the first optimizer step initialises dynamo)
@@ -142,8 +138,8 @@ MISTAKES = {
     "torch loop: zero_grad after backward": (14, "torch_impl/train.py", "    optimizer.zero_grad()  # 3. clear last step's gradients\n    loss.backward()  # 4. backpropagation: fills .grad of every parameter\n", "    loss.backward()\n    optimizer.zero_grad()\n", "zero_grad_after_backward"),
     "predict: no eval()": (15, "torch_impl/train.py", "    model.eval()  # layers", "    pass  # layers", "model.eval()"),
     "predict: autograd on": (15, "torch_impl/train.py", "    with torch.inference_mode():  # no graph", "    with torch.enable_grad():  # no graph", "inference_mode()"),
-    "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "torch.load(Path(path), weights_only=True)", "torch.load(Path(path), weights_only=False)", "weights_only=True"),
-    "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "torch.save(model.state_dict(), buffer)", "torch.save(list(model.parameters()), buffer)", "model.state_dict()"),
+    "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    model.load_state_dict(torch.load(path, weights_only=False))", "weights_only=True"),
+    "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "    torch.save(model.state_dict(), path)", "    torch.save(list(model.parameters()), path)", "model.state_dict()"),
 }  # fmt: skip
 
 
@@ -166,10 +162,10 @@ def test_two_loops_written_another_way_still_pass(tmp_path):
     dest = planted(
         tmp_path,
         ("train.py", "from manual.gradients import gradients", "from manual.gradients import backward"),
-        ("train.py", "                batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)",
-         "                pred = forward(X_train[rows], w, b)\n"
-         "                batch_loss = loss.value(pred, y_train[rows])\n"
-         "                dw, db = backward(X_train[rows], loss.grad(pred, y_train[rows]))"),
+        ("train.py", "            batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)",
+         "            pred = forward(X_train[rows], w, b)\n"
+         "            batch_loss = loss.value(pred, y_train[rows])\n"
+         "            dw, db = backward(X_train[rows], loss.grad(pred, y_train[rows]))"),
         ("checkpoint.py", 'tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float64)',
          'tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float32)'),
     )  # fmt: skip

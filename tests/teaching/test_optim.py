@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 from manual.optim import SGD, sgd_init, sgd_step
 
-from .strategies import sgd_options
+from ..strategies import sgd_options
 
 STEPS = 6
 

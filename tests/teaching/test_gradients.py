@@ -10,7 +10,7 @@ from manual.gradients import gradients
 from manual.losses import LOSSES
 from torch_impl.losses import make_loss
 
-from .strategies import problems
+from ..strategies import problems
 
 
 def autograd(problem, name):

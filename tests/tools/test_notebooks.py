@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILD = runpy.run_path(str(ROOT / "notebooks" / "build.py"))
 NAMES = sorted(BUILD["SOURCES"])
 TIMEOUT_S = 600  # per notebook; generous, for a loaded 2-core machine

@@ -10,7 +10,7 @@ from compare import plots
 from compare.config import RunConfig
 from compare.experiment import run_both
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,14 @@ from pathlib import Path
 import pytest
 
 import compare.isolation as isolation
-from compare.exercises.grade import grade_batch, grade_folder, one_line
+from compare.exercises.batch import grade_batch
+from compare.exercises.grade import grade_folder
+from compare.exercises.results import one_line
 from compare.exercises.scaffold import new_copy
 from compare.isolation import IsolationError, bwrap_works, package_root, use_bwrap
 from compare.sandbox import Limits, run_child
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
 if not bwrap_works():
     if os.environ.get("CI"):

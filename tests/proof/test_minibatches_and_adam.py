@@ -15,7 +15,7 @@ from manual.optim import Adam, adam_init, adam_step
 from manual.train import batches
 from torch_impl.data import make_loader
 
-from .cli_helpers import run_cli
+from ..cli_helpers import run_cli
 
 STEPS = 8
 

@@ -1,0 +1,70 @@
+"""What each task must return, worked out with torch in the grader's own process.
+
+One module per group of tasks (data, forward and losses, optimizers, loops, checkpoints, the
+torch side), each with its `build` and `judge`; common.py holds what they share. CHECKS maps a
+task's number to its pair. Nothing here is ever visible to, or importable by, the student's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from compare.exercises.checks.checkpoints import (
+    build_checkpoint,
+    build_state_dict,
+    judge_checkpoint,
+    judge_state_dict,
+)
+from compare.exercises.checks.common import NOT_WRITTEN, Case, Plan, error_line
+from compare.exercises.checks.data import build_data, judge_data
+from compare.exercises.checks.forward_losses import (
+    build_backward,
+    build_forward,
+    build_loss,
+    judge_backward,
+    judge_forward,
+    judge_loss,
+)
+from compare.exercises.checks.loops import build_chapter, build_loop, judge_chapter, judge_loop
+from compare.exercises.checks.optimizers import (
+    build_adam,
+    build_sgd_direction,
+    build_sgd_update,
+    judge_adam,
+    judge_sgd_direction,
+    judge_sgd_update,
+)
+from compare.exercises.checks.torch_side import (
+    build_build,
+    build_predict,
+    build_torch_loop,
+    judge_build,
+    judge_predict,
+    judge_torch_loop,
+)
+
+__all__ = ["CHECKS", "NOT_WRITTEN", "Case", "Plan", "error_line"]
+
+Builder = Callable[[np.random.Generator], Plan]
+Judge = Callable[[dict[str, Any], Plan], list[Case]]
+CHECKS: dict[int, tuple[Builder, Judge]] = {
+    1: (build_data, judge_data),
+    2: (build_forward, judge_forward),
+    3: (build_loss("mse", "mse_grad"), judge_loss),
+    4: (build_loss("l1", "l1_grad"), judge_loss),
+    5: (build_loss("huber", "huber_grad"), judge_loss),
+    6: (build_backward, judge_backward),
+    7: (build_sgd_update, judge_sgd_update),
+    8: (build_sgd_direction, judge_sgd_direction),
+    9: (build_loop, judge_loop),
+    10: (build_checkpoint, judge_checkpoint),
+    11: (build_chapter, judge_chapter),
+    12: (build_adam, judge_adam),
+    13: (build_build, judge_build),
+    14: (build_torch_loop, judge_torch_loop),
+    15: (build_predict, judge_predict),
+    16: (build_state_dict, judge_state_dict),
+}

@@ -1,0 +1,162 @@
+"""Tasks 10 and 16: the safetensors checkpoint and the course's state_dict, read back by others."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+import torch
+
+from compare.exercises.checks.common import (
+    DTYPES,
+    Case,
+    Fail,
+    Plan,
+    expect_close,
+    judged,
+    seeded,
+)
+
+# ------------------------------------------------------------------------ task 10: checkpoint
+
+
+def build_checkpoint(rng: np.random.Generator) -> Plan:
+    d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
+    epochs = int(rng.integers(2, 6))
+    folder = tempfile.TemporaryDirectory(prefix="gradcompare-ck-")
+    Path(folder.name).chmod(0o777)
+    # Multiples of 1/8: exact in float32 and float64, so a history in either dtype round-trips.
+    history = {
+        "train_loss": rng.integers(1, 64, epochs) / 8,
+        "test_loss": rng.integers(1, 64, epochs) / 8,
+        "weight": rng.integers(-64, 64, (epochs, d)) / 8,
+        "bias": rng.integers(-64, 64, epochs) / 8,
+    }
+    request = {
+        "path": str(Path(folder.name) / "ck.safetensors"),
+        "weight": seeded(rng, (d,), dt),
+        "bias": seeded(rng, (1,), dt),
+        "buffers": [seeded(rng, (d,), dt), seeded(rng, (1,), dt)],
+        "step": int(rng.integers(1, 100)),
+        "history": history,
+        "metadata": {"loss": "l1"},
+    }
+    return Plan(request, {"request": request}, folder.cleanup, Path(folder.name))
+
+
+def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    req = plan.expected["request"]
+    path = Path(req["path"])
+
+    def saved() -> float:
+        try:
+            raw = safetensors.numpy.load_file(path)  # a third-party reader, not the student's
+        except Exception as e:
+            raise Fail(f"the saved file is not valid safetensors ({str(e)[:80]})") from None
+        worst = 0.0
+        for key, want in (
+            ("weight", req["weight"]),
+            ("bias", req["bias"]),
+            ("optimizer.momentum_buffer.weight", req["buffers"][0]),
+            ("optimizer.momentum_buffer.bias", req["buffers"][1]),
+            *((f"history.{k}", v) for k, v in req["history"].items()),
+        ):
+            if key not in raw:
+                raise Fail(
+                    f"the file has no tensor {key!r}",
+                    hint="name tensors as the layout in the module docstring says",
+                )
+            worst = max(worst, expect_close(raw[key], want, f"saved {key}", exact=True))
+        return worst
+
+    def loaded() -> float:
+        worst = max(
+            expect_close(answer["weight"], req["weight"], "loaded weight", exact=True),
+            expect_close(answer["bias"], req["bias"], "loaded bias", exact=True),
+        )
+        for k, v in req["history"].items():
+            worst = max(
+                worst, expect_close(answer["history"][k], v, f"loaded history.{k}", exact=True)
+            )
+        return worst
+
+    def truncated() -> float:
+        if answer.get("truncated") != "CheckpointError":
+            raise Fail(
+                f"a truncated file gave {answer.get('truncated')}, not CheckpointError",
+                hint="let read_safetensors turn parse failures into CheckpointError",
+            )
+        return 0.0
+
+    return [
+        judged("saved layout", saved),
+        judged("loads back", loaded),
+        judged("a truncated file", truncated),
+    ]
+
+
+class _Payload:
+    """Unpickled, it would create a file: the proof that a loader ran code from a file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.marker, "w"))
+
+
+def build_state_dict(rng: np.random.Generator) -> Plan:
+    folder = tempfile.TemporaryDirectory(prefix="gradcompare-sd-")
+    Path(folder.name).chmod(0o777)
+    evil, marker = Path(folder.name) / "evil.pth", Path(folder.name) / "code-ran"
+    torch.save({"weights": _Payload(str(marker)), "bias": torch.zeros(1)}, evil)
+    request = {"w": seeded(rng, (1,), "float32"), "b": seeded(rng, (1,), "float32"),
+               "path": str(Path(folder.name) / "model_0.pth"), "evil": str(evil),
+               "marker": str(marker)}  # fmt: skip
+    return Plan(request, {"request": request}, folder.cleanup, Path(folder.name))
+
+
+def judge_state_dict(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    req = plan.expected["request"]
+
+    def saved() -> float:
+        try:
+            state = torch.load(req["path"], weights_only=True)  # a reader the student did not write
+        except Exception as e:
+            raise Fail(
+                f"the saved file does not load with torch.load ({str(e)[:80]})",
+                hint="torch.save(model.state_dict(), path)",
+            ) from None
+        if not isinstance(state, dict) or set(state) != {"weights", "bias"}:
+            keys = sorted(map(str, state))[:4] if isinstance(state, dict) else ""
+            raise Fail(
+                f"the file holds a {type(state).__name__} {keys}",
+                hint="save model.state_dict(), not the model or the tensors alone",
+            )
+        return max(
+            expect_close(state["weights"], req["w"], "saved weights", exact=True),
+            expect_close(state["bias"], req["b"], "saved bias", exact=True),
+        )
+
+    def loaded() -> float:
+        want = np.concatenate([req["w"], req["b"]])
+        return expect_close(answer["loaded"], want, "the loaded (weights, bias)", exact=True)
+
+    def loaded_case() -> Case:
+        case = judged("loaded back", loaded, answer.get("loaded"))
+        if not case.passed and not case.hint:
+            case.hint = "model.load_state_dict(torch.load(path, weights_only=True))"
+        return case
+
+    def refused() -> float:
+        if Path(req["marker"]).exists() or answer.get("evil") == "loaded":  # seen here
+            raise Fail(
+                "a file holding code was loaded (and its code ran)",
+                hint="torch.load(path, weights_only=True): never unpickle objects",
+            )
+        return 0.0
+
+    return [judged("saved", saved), loaded_case(), judged("a hostile file is refused", refused)]

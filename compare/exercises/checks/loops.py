@@ -1,0 +1,241 @@
+"""Tasks 9 and 11: the training loop and the chapter's exercise, judged epoch by epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from compare.diagnose.catalogue import kink_slack
+from compare.exercises.checks.common import (
+    TORCH_LOSSES,
+    Case,
+    Fail,
+    Plan,
+    answer_cases,
+    as_tensor,
+    expect_close,
+    judged,
+    keeps_hint,
+    seeded,
+)
+
+# ------------------------------------------------------------------------------ task 9: loop
+
+
+def _torch_loop(case: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The course's loop in plain torch: batches in `orders`, losses before each step."""
+    w = torch.nn.Parameter(as_tensor(case["w0"]))
+    b = torch.nn.Parameter(as_tensor(case["b0"]))
+    options = dict(case["options"])
+    if case["optimizer"] == "adam":
+        cls = torch.optim.AdamW if options.pop("decoupled", False) else torch.optim.Adam
+        opt: torch.optim.Optimizer = cls([w, b], **options)
+    else:
+        opt = torch.optim.SGD([w, b], **options)
+    loss_fn = TORCH_LOSSES[case["loss"]]()
+    X, y = as_tensor(case["X_train"]), as_tensor(case["y_train"])
+    n, size = len(X), case["batch_size"] or len(X)
+    hist: dict[str, list[Any]] = {"train_loss": [], "test_loss": [], "weight": [], "bias": []}
+    for epoch in range(case["epochs"]):
+        order = np.arange(n) if case["orders"] is None else case["orders"][epoch]
+        losses = []
+        for i in range(0, n, size):
+            rows = torch.as_tensor(order[i : i + size])
+            loss = loss_fn(X[rows] @ w[:, None] + b, y[rows])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        with torch.no_grad():
+            test = loss_fn(as_tensor(case["X_test"]) @ w[:, None] + b, as_tensor(case["y_test"]))
+        hist["train_loss"].append(float(np.mean(losses)))
+        hist["test_loss"].append(test.item())
+        hist["weight"].append(w.detach().numpy().copy())
+        hist["bias"].append(b.item())
+    return {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
+
+
+LOOP_HINTS = {
+    "full batch, the course": "per epoch: forward, loss, gradients, step; then the test loss",
+    "mini-batches that do not divide N": "batches(n, batch_size, order) keeps the last short batch",
+    "shuffled orders": "visit the rows in orders[epoch] when orders is given",
+    "resumed with the state passed in": "start from the `state` argument when it is not None",
+    "Adam through the loop": "step() dispatches on the optimizer; do not call sgd_step directly",
+    "float32": "keep the arrays' dtype: no float64 sneaking in",
+}
+
+
+def build_loop(rng: np.random.Generator) -> Plan:
+    def data(n: int, d: int, dt: str) -> dict[str, np.ndarray]:
+        X = rng.uniform(0, 1, (n + 6, d)).astype(dt)
+        y = (X @ seeded(rng, (d,)) + 0.3 + 0.05 * rng.standard_normal(n + 6)).astype(dt)[:, None]
+        return {"X_train": X[:n], "y_train": y[:n], "X_test": X[n:], "y_test": y[n:]}
+
+    def case(
+        loss: str,
+        optimizer: str,
+        options: dict[str, Any],
+        batch: int | None,
+        shuffle: bool,
+        resume: int,
+        dt: str = "float64",
+    ) -> dict[str, Any]:
+        n, d, epochs = int(rng.integers(13, 31)), int(rng.integers(1, 6)), 6
+        if batch is not None and n % batch == 0:
+            n += 1  # a batch size that does not divide N
+        orders = [rng.permutation(n) for _ in range(epochs)] if shuffle else None
+        return {
+            **data(n, d, dt),
+            "w0": seeded(rng, (d,), dt),
+            "b0": seeded(rng, (1,), dt),
+            "loss": loss,
+            "optimizer": optimizer,
+            "options": options,
+            "epochs": epochs,
+            "batch_size": batch,
+            "orders": orders,
+            "resume_after": resume,
+        }
+
+    sgd = {"lr": 0.05}
+    cases = [
+        case("l1", "sgd", sgd, None, False, 0),
+        case("mse", "sgd", sgd, 4, False, 0),
+        case("huber", "sgd", sgd, 5, True, 0),
+        case("mse", "sgd", {"lr": 0.05, "momentum": 0.9}, 4, True, 3),
+        case("l1", "adam", {"lr": 0.05, "amsgrad": True}, 6, False, 0),
+        case("l1", "sgd", sgd, None, False, 0, "float32"),
+    ]
+    refs = [_torch_loop(c) for c in cases]
+    return Plan({"cases": cases}, {"refs": refs, "cases": cases})
+
+
+def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    refs, cases = plan.expected["refs"], plan.expected["cases"]
+    got = answer_cases(answer, len(refs), "fit")
+    out = []
+    for name, ref, c, mine in zip(LOOP_HINTS, refs, cases, got, strict=True):
+
+        def check(ref: Any = ref, c: Any = c, mine: Any = mine) -> float:
+            h, first = mine["history"], c["resume_after"]
+            dt = str(c["X_train"].dtype)
+            if c["optimizer"] == "adam" and dt == "float64":
+                # Adam divides by √v̂ + ε: where v̂ is small the step's rounding grows by
+                # |m̂|/(√v̂ + ε), up to ~1e3 here, so two correct float64 loops part by ~1e-10
+                # after 30 steps. Any real slip moves them by 1e-3 or more.
+                dt = "float64-adam"
+            worst = 0.0
+            for key in ("train_loss", "test_loss", "weight", "bias"):
+                want = ref[key][first:]
+                mine_k = np.asarray(h[key])
+                if len(mine_k) != len(want):
+                    raise Fail(f"history.{key} has {len(mine_k)} entries, expected {len(want)}")
+                worst = max(worst, expect_close(mine_k, want, f"history.{key}", dt))
+            return worst
+
+        case = judged(name, check, mine)
+        if not case.passed and not keeps_hint(case):
+            case.hint = LOOP_HINTS[name]
+            if name == "mini-batches that do not divide N" and "train_loss" in case.message:
+                case.hint = "the epoch's train loss is the mean of its batches' losses"
+        out.append(case)
+    return out
+
+
+# ------------------------------------------------------------- task 11: the chapter's exercise
+
+
+CHAPTER_EPOCHS, CHAPTER_LR = 300, 0.01
+
+
+def build_chapter(rng: np.random.Generator) -> Plan:
+    w0, b0 = seeded(rng, (1,), "float32"), seeded(rng, (1,), "float32")
+    X = torch.arange(0, 1, 0.01).unsqueeze(dim=1)
+    y = 0.3 * X + 0.9
+    n = int(0.8 * len(X))
+    data = {"X_train": X[:n], "y_train": y[:n], "X_test": X[n:], "y_test": y[n:]}
+    return Plan({"w0": w0, "b0": b0}, {"w0": w0, "b0": b0, "data": data})
+
+
+def torch_step(w: np.ndarray, b: np.ndarray, data: dict[str, torch.Tensor]) -> dict[str, float]:
+    """One epoch of the chapter's loop in float32 torch, from (w, b): loss, then w, b, test."""
+    wp, bp = (
+        torch.nn.Parameter(as_tensor(w.astype(np.float32))),
+        torch.nn.Parameter(as_tensor(b.astype(np.float32))),
+    )
+    opt = torch.optim.SGD([wp, bp], lr=CHAPTER_LR)
+    loss = torch.nn.functional.l1_loss(data["X_train"] @ wp[:, None] + bp, data["y_train"])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.inference_mode():
+        test = torch.nn.functional.l1_loss(data["X_test"] @ wp[:, None] + bp, data["y_test"])
+    return {
+        "train_loss": loss.item(),
+        "weight": float(wp.detach()[0]),
+        "bias": float(bp.detach()[0]),
+        "test_loss": test.item(),
+    }
+
+
+def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    seen = answer.get("seen", {})
+
+    def settings() -> float:
+        if seen.get("loss") != "l1":
+            raise Fail(
+                f"the exercise trained with {seen.get('loss')!r} loss",
+                hint="the chapter's exercise uses L1 loss: LOSSES['l1']",
+            )
+        line = seen.get("line", {})
+        if (line.get("weight"), line.get("bias"), line.get("step")) != (0.3, 0.9, 0.01):
+            raise Fail(
+                f"the line was made with {line}",
+                hint="the line is y = 0.3·x + 0.9 over arange(0, 1, 0.01)",
+            )
+        if (seen.get("lr"), seen.get("epochs")) != (0.01, 300):
+            raise Fail(
+                f"SGD(lr={seen.get('lr')}) for {seen.get('epochs')} epochs",
+                hint="SGD(lr=0.01) for 300 epochs",
+            )
+        return 0.0
+
+    def history() -> float:
+        """Each epoch from the student's own previous one: float32 rounding at an L1 kink
+        cannot grow along the path, and a real slip shows at the epoch it happens."""
+        h = answer["history"]
+        mine: dict[str, np.ndarray] = {}
+        for key in ("train_loss", "test_loss", "weight", "bias"):
+            mine[key] = np.asarray(h[key], dtype=np.float64).reshape(-1)
+            if mine[key].shape != (CHAPTER_EPOCHS,):
+                raise Fail(f"history.{key} has {mine[key].size} entries, expected 300 epochs")
+        data = plan.expected["data"]
+        X, y = data["X_train"].double().numpy(), data["y_train"].double().numpy()
+        eps = float(np.finfo(np.float32).eps)
+        w, b = plan.expected["w0"].astype(np.float64), plan.expected["b0"].astype(np.float64)
+        worst = 0.0
+        for epoch in range(CHAPTER_EPOCHS):
+            ref = torch_step(w, b, data)
+            slack = CHAPTER_LR * kink_slack(X, y, w, b, eps)  # where a residual rounds to ±0
+            allowed = {"weight": slack[0], "bias": slack[1], "train_loss": 0.0,
+                       "test_loss": float(np.abs(X).max() + 1) * max(slack)}  # fmt: skip
+            for key, want in ref.items():
+                got = float(mine[key][epoch])
+                gap = abs(got - want)
+                if not (np.isfinite(got) and gap <= 1e-6 + 1e-5 * abs(want) + allowed[key]):
+                    origin = f"your epoch {epoch - 1}" if epoch else "the start (w0, b0)"
+                    raise Fail(
+                        f"history.{key} at epoch {epoch} is {got:.6g}; one torch epoch from "
+                        f"{origin} gives {want:.6g}",
+                        gap,
+                        # The one fingerprint this check can name: a path that never began
+                        # at the start it was given.
+                        "begin from the start (w0, b0) you are given" if epoch == 0 else "",
+                    )
+                worst = max(worst, gap)
+            w, b = mine["weight"][epoch : epoch + 1], mine["bias"][epoch : epoch + 1]
+        return worst
+
+    return [judged("settings", settings), judged("trajectory from a random start", history)]
