@@ -7,8 +7,9 @@ the arithmetic is the same, only loss.backward() is replaced by the chain rule w
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-HUBER_DELTA = 1.0  # nn.HuberLoss's default
+HUBER_DELTA = nn.HuberLoss().delta  # the δ the autograd side uses: read, not restated
 
 
 @torch.no_grad()

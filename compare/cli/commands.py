@@ -164,7 +164,7 @@ def write_figures(c: Comparison, out: Path, show: bool) -> list[Path]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one implementation, optionally resuming from and saving to a checkpoint."""
-    from compare.checkpoints.single import train_single
+    from compare.one_side import train_single
 
     config = config_from(args)
     if args.override and args.resume is None:
@@ -202,7 +202,7 @@ def given_flags(argv: list[str]) -> frozenset[str]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Load a checkpoint and print one prediction per point."""
-    from compare.checkpoints.single import predict
+    from compare.one_side import predict
 
     X, preds = predict(args.load, args.impl, args.x)
     if args.json:

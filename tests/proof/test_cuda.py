@@ -53,8 +53,8 @@ def test_minibatch_adam_on_gpu():
 
 
 def test_a_gpu_checkpoint_loads_on_the_cpu(tmp_path):
-    from compare.checkpoints.single import predict, train_single
     from compare.checkpoints.torch_files import load
+    from compare.one_side import predict, train_single
 
     path = tmp_path / "gpu.pth"
     train_single(RunConfig(device="cuda", epochs=5), "torch", save=path)

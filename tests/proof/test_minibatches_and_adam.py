@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare.checkpoints.single import train_single
 from compare.config import RunConfig
 from compare.experiment import epoch_orders, run_both
+from compare.one_side import train_single
 from manual.optim import Adam, adam_init, adam_step
 from manual.train import batches
 from torch_impl.data import make_loader

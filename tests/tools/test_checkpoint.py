@@ -13,9 +13,9 @@ from torch import nn
 import manual.checkpoint as mck
 from compare.checkpoints import torch_files as tck
 from compare.checkpoints.convert import load_manual, save_manual, save_torch
-from compare.checkpoints.single import predict, train_single
 from compare.config import RunConfig
 from compare.experiment import run_both
+from compare.one_side import predict, train_single
 from compare.tolerance import TOLERANCES
 
 from .. import course
