@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 from rich.console import Console
@@ -17,67 +15,20 @@ from rich.console import Console
 import manual.train
 import torch_impl.train
 from compare.bench.config import BenchConfig
-from compare.checkpoints.convert import CheckpointErrors, check_writable, save_manual, save_torch
+from compare.checkpoints.convert import CheckpointErrors, check_writable
+from compare.cli.advice import diverged_advice
+from compare.cli.edges import UserError, config_from, existing_folder, given_flags, writable_folder
 from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from compare.cli.saving import SAVE_DIR_FILES, save_all
 from compare.config import ConfigError, RunConfig
 from compare.diagnose.run import DiagnoseError
 from compare.exercises.results import GradeError
 from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import RECORD_ROWS, Comparison, run_both
-from compare.files import probe_write
 from compare.gradcheck import check_gradients
 from compare.isolation import IsolationError, use_bwrap
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
-
-SAVE_DIR_FILES = ("manual.safetensors", "torch.safetensors", "torch.pth")
-
-
-class UserError(Exception):
-    """A problem with what the user asked for; its message says how to fix it."""
-
-
-def config_from(args: argparse.Namespace) -> RunConfig:
-    """Build (and so validate) the RunConfig from parsed flags."""
-    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
-    values["betas"] = tuple(values["betas"])
-    return RunConfig(**values)
-
-
-def existing_folder(folder: Path, flag: str) -> None:
-    """Create an output folder now (its parent must exist: a typo should not grow a tree)."""
-    writable_folder(folder, flag)
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as e:
-        raise UserError(
-            f"{flag} {folder}: cannot create it ({e.strerror}); choose another"
-        ) from None
-
-
-def writable_folder(folder: Path, flag: str, parents: bool = False) -> None:
-    """Refuse, before any work, a folder that could not be written later; create nothing.
-
-    The folder itself is made only when the first file goes in (an interrupted run leaves no
-    empty folder). With `parents`, missing folders above it are ours to make too (runs/).
-    """
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{flag} {folder} is a file, not a folder; choose a folder")
-    nearest = folder
-    while not nearest.exists() and (parents or nearest == folder):
-        nearest = nearest.parent
-    if not nearest.is_dir():
-        raise UserError(
-            f"{flag} {folder}: folder {folder.parent} does not exist; create it first "
-            f"(mkdir -p {folder.parent})"
-        )
-    try:
-        probe_write(nearest / "probe")  # write there now, not after minutes of training
-    except OSError as e:
-        where = "it" if nearest == folder else str(nearest)
-        raise UserError(
-            f"{flag} {folder}: cannot write in {where} ({e.strerror}); choose another"
-        ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -135,23 +86,6 @@ def train_with_progress(config: RunConfig) -> Comparison:
         return run_both(config, lambda side, epoch: bar.update(tasks[side], completed=epoch + 1))
 
 
-def save_all(paths: list[Path], c: Comparison, config: RunConfig) -> None:
-    """All three checkpoints or none: each is staged beside its target, then all are renamed."""
-    staged = [p.with_name(f".{p.stem}.gradcompare-stage{p.suffix}") for p in paths]
-    try:
-        save_manual(staged[0], c.manual_run, config, None)
-        save_torch(staged[1], c.torch_run, config, None)
-        save_torch(staged[2], c.torch_run, config, None)
-        for stage, path in zip(staged, paths, strict=True):
-            os.replace(stage, path)
-    except BaseException as e:
-        for stage in staged:
-            stage.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            e.filename = str(paths[0].parent)  # the user's folder, not a staged name
-        raise
-
-
 def write_figures(c: Comparison, out: Path, show: bool) -> list[Path]:
     """Save the run's figures (importing matplotlib only when asked for pictures)."""
     from compare import plots
@@ -190,14 +124,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.save:
         print(f"saved {args.save}")
     return EXIT_OK
-
-
-def given_flags(argv: list[str]) -> frozenset[str]:
-    """The RunConfig settings named on the command line (abbreviations are refused, so exact)."""
-    named = {
-        token.split("=", 1)[0][2:].replace("-", "_") for token in argv if token.startswith("--")
-    }
-    return frozenset(named & {f.name for f in fields(RunConfig)})
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -384,27 +310,3 @@ def dispatch(args: argparse.Namespace) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"gradcompare: error: {where}{e.strerror or e}; check the path", file=sys.stderr)
     return EXIT_USAGE
-
-
-def diverged_advice(e: ArithmeticError, args: argparse.Namespace) -> str:
-    """What to try after a diverged run: a smaller lr, with the stable limit when it is known.
-
-    For MSE and SGD the limit is exact (closed_form.mse_stable_lr); other losses and Adam
-    have none so simple, so only the lr that was used is named.
-    """
-    lr = getattr(args, "lr", None)
-    config = config_from(args) if lr is not None else None
-    if config is not None and config.loss == "mse" and config.optimizer == "sgd":
-        from compare.closed_form import mse_stable_lr
-        from compare.experiment import make_data
-
-        X = make_data(config).X_train
-        if config.batch_size is None and not config.nesterov and config.weight_decay == 0:
-            limit = mse_stable_lr(X, config.momentum)
-            if config.lr <= limit:
-                return f"it stays below the stable limit {limit:.4g}, so look beyond --lr"
-            return (
-                f"--lr {lr:g} is above the stable limit {limit:.4g} = 2(1 + μ)/λ_max of the MSE "
-                f"Hessian for this data; use a smaller --lr, below {limit:.4g}"
-            )
-    return f"try a smaller --lr (this run used {lr})"

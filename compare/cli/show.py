@@ -29,7 +29,7 @@ TOPICS: dict[str, tuple[Listing, Listing]] = {
     ),
     "step": ([("gradients", "backward"), ("gradients", "gradients")], [("train", "train_step")]),
     "optimizer": (
-        [("optim", "sgd_direction"), ("optim", "sgd_update"), ("optim", "sgd_step")],
+        [("optim/sgd", "sgd_direction"), ("optim/sgd", "sgd_update"), ("optim/sgd", "sgd_step")],
         [("optim", None)],
     ),
     "loop": ([("train", "fit")], [("train", "fit")]),

@@ -1,7 +1,7 @@
 """The mistakes a diagnosis can name, and how each one moves the parameters.
 
 Each simulated mistake is a change to one hand-derived step (manual/gradients.py and
-manual/optim.py). The learner's trajectory is replayed one step at a time: from the learner's
+manual/optim/). The learner's trajectory is replayed one step at a time: from the learner's
 own θ_k, what would θ_{k+1} be under this mistake? A mistake is named only when every step
 it predicts is the step the learner took, so a chaotic run cannot hide or fake a match.
 """

@@ -130,11 +130,13 @@ def new_copy(
     written = []
     for package in PACKAGES:
         (dest / package).mkdir(exist_ok=True)
-        for path in sorted((root / package).glob("*.py")):
-            if f"{package}/{path.name}" in KEY_ONLY and not with_solutions:
+        for path in sorted((root / package).rglob("*.py")):
+            name = path.relative_to(root).as_posix()  # manual/optim/sgd.py: a family's file
+            if (name in KEY_ONLY and not with_solutions) or "__pycache__" in name:
                 continue
             text = path.read_text()
-            target = dest / package / path.name
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text if with_solutions else strip_solutions(text))
             written.append(target)
     markers = "\n".join(f"    task{t.number}: {t.name}" for t in TASKS)

@@ -20,20 +20,25 @@ def torch_imports(folder: Path) -> dict[str, str]:
     """manual/ modules that import torch when imported (directly or through another), and where."""
     direct: dict[str, str] = {}
     uses: dict[str, set[str]] = {}
-    for path in sorted((folder / "manual").glob("*.py")):
-        name = path.stem
+    files: dict[str, str] = {}
+    for path in sorted((folder / "manual").rglob("*.py")):
+        # manual/optim/sgd.py is "optim.sgd"; manual/optim/__init__.py is "optim"
+        parts = path.relative_to(folder / "manual").with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         try:
             tree = ast.parse(path.read_text())
         except (SyntaxError, ValueError, OSError):
             continue  # the child reports a syntax error with its line
         uses[name] = set()
+        files[name] = path.relative_to(folder).as_posix()
         for node in _module_level(tree):
             roots = _imported(node)
             for root in roots:
                 if root == "torch" and name not in direct:
-                    direct[name] = f"manual/{path.name} line {getattr(node, 'lineno', '?')}"
+                    direct[name] = f"{files[name]} line {getattr(node, 'lineno', '?')}"
                 elif root.startswith("manual."):
-                    uses[name].add(root.split(".")[1])
+                    dotted = root.split(".")[1:]  # a submodule's import runs its packages too
+                    uses[name].update(".".join(dotted[:k]) for k in range(1, len(dotted) + 1))
     found = dict(direct)
     changed = True
     while changed:  # through helper modules: a module using one that uses torch uses torch
@@ -41,7 +46,7 @@ def torch_imports(folder: Path) -> dict[str, str]:
         for name, deps in uses.items():
             via = next((d for d in sorted(deps) if d in found), None)
             if name not in found and via is not None:
-                found[name] = f"{found[via]} (through manual/{via}.py)"
+                found[name] = f"{found[via]} (through {files[via]})"
                 changed = True
     return found
 

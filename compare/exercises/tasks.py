@@ -24,11 +24,11 @@ TASKS: tuple[Task, ...] = (
     Task(4, "L1 subgradient dL/dŷ", "manual/losses.py: l1_grad", ("losses",)),
     Task(5, "Huber gradient dL/dŷ", "manual/losses.py: huber_grad", ("losses",)),
     Task(6, "chain rule to dw and db", "manual/gradients.py: backward", ("gradients",)),
-    Task(7, "plain SGD update", "manual/optim.py: sgd_update", ("optim",)),
+    Task(7, "plain SGD update", "manual/optim/sgd.py: sgd_update", ("optim",)),
     Task(
         8,
         "momentum, Nesterov, weight decay, maximize",
-        "manual/optim.py: sgd_direction",
+        "manual/optim/sgd.py: sgd_direction",
         ("optim",),
     ),
     Task(9, "training loop with train and test loss", "manual/train.py: fit", ("train", "optim")),
@@ -44,7 +44,7 @@ TASKS: tuple[Task, ...] = (
         "manual/exercise.py: chapter_exercise",
         ("exercise",),
     ),
-    Task(12, "Adam and AdamW update", "manual/optim.py: adam_step", ("optim",)),
+    Task(12, "Adam and AdamW update", "manual/optim/adam.py: adam_step", ("optim",)),
     Task(
         13,
         "the course's model, loss and optimizer",

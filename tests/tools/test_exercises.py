@@ -44,7 +44,7 @@ def planted(tmp_path, *edits):
     dest = tmp_path / "student"
     new_copy(dest, with_solutions=True)
     for file, old, new in edits:
-        path = dest / (file if "/" in file else f"manual/{file}")
+        path = dest / (file if file.startswith(("manual/", "torch_impl/")) else f"manual/{file}")
         text = path.read_text() if path.exists() else ""
         assert old in text, f"{old!r} not in {file}"
         path.write_text(text.replace(old, new, 1))
@@ -57,15 +57,15 @@ def failing(book):
 
 def test_every_task_has_a_region_and_every_region_a_task():
     found = set()
-    for path in (ROOT / "manual").glob("*.py"):
+    for path in (ROOT / "manual").rglob("*.py"):
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
-    for path in (ROOT / "torch_impl").glob("*.py"):
+    for path in (ROOT / "torch_impl").rglob("*.py"):
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
     assert found == set(ALL) and len(ALL) == 16
 
 
 def test_stripped_sources_still_compile_and_raise():
-    for path in [*(ROOT / "manual").glob("*.py"), *(ROOT / "torch_impl").glob("*.py")]:
+    for path in [*(ROOT / "manual").rglob("*.py"), *(ROOT / "torch_impl").rglob("*.py")]:
         stripped = strip_solutions(path.read_text())
         compile(stripped, str(path), "exec")
         assert "BEGIN SOLUTION" not in stripped
@@ -114,11 +114,11 @@ MISTAKES = {
     "backward: db as a mean": (6, "gradients.py", "db = dpred.sum(axis=0)", "db = dpred.mean(axis=0)", "factor of 1/N"),
     "backward: dw / N": (6, "gradients.py", "dw = (X.T @ dpred)[:, 0]", "dw = (X.T @ dpred)[:, 0] / len(X)", "factor of 1/N"),
     "backward: by torch autograd": (6, "gradients.py", "    dw = (X.T @ dpred)[:, 0]\n    db = dpred.sum(axis=0)", "    import torch\n\n    Xt = torch.tensor(X)\n    w = torch.zeros(X.shape[1], dtype=Xt.dtype, requires_grad=True)\n    b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)\n    (Xt @ w[:, None] + b).backward(torch.tensor(dpred))\n    dw, db = w.grad.numpy(), b.grad.numpy()", "may not import torch"),
-    "sgd_update: wrong sign": (7, "optim.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
-    "sgd_update: missing return": (7, "optim.py", "    return theta - lr * direction", "    theta - lr * direction", "returned None"),
-    "sgd: dampening dropped": (8, "optim.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),
-    "sgd: zero-initialised momentum": (8, "optim.py", "buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g", "buf = opt.momentum * (np.zeros_like(g) if buf is None else buf) + (1 - opt.dampening) * g", "starts as the first gradient, not zero"),
-    "sgd: maximize after weight decay": (8, "optim.py", "    g = -grad if opt.maximize else grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n", "    g = grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n    g = -g if opt.maximize else g\n", "flip the gradient first"),
+    "sgd_update: wrong sign": (7, "optim/sgd.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
+    "sgd_update: missing return": (7, "optim/sgd.py", "    return theta - lr * direction", "    theta - lr * direction", "returned None"),
+    "sgd: dampening dropped": (8, "optim/sgd.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),
+    "sgd: zero-initialised momentum": (8, "optim/sgd.py", "buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g", "buf = opt.momentum * (np.zeros_like(g) if buf is None else buf) + (1 - opt.dampening) * g", "starts as the first gradient, not zero"),
+    "sgd: maximize after weight decay": (8, "optim/sgd.py", "    g = -grad if opt.maximize else grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n", "    g = grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n    g = -g if opt.maximize else g\n", "flip the gradient first"),
     "loop: sum of batch losses": (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of its batches' losses"),
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
@@ -126,11 +126,11 @@ MISTAKES = {
     "chapter: wrong step": (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "arange(0, 1, 0.01)"),
     "chapter: MSE instead of L1": (11, "exercise.py", 'LOSSES["l1"]', 'LOSSES["mse"]', "uses L1 loss"),
     "chapter: hard-coded start": (11, "exercise.py", "        (w0, b0),", "        (np.array([0.3367], np.float32), np.array([0.1288], np.float32)),", "from the start (w0, b0)"),
-    "adam: eps inside the root": (12, "optim.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
-    "adam: maximize ignored": (12, "optim.py", "        g = -grad if opt.maximize else grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "        g = grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "maximize flips"),
-    "adam: maximize after L2": (12, "optim.py", "                g = g + opt.weight_decay * theta\n        # torch", "                g = g + (-1 if opt.maximize else 1) * opt.weight_decay * theta\n        # torch", "flip the gradient first"),
-    "adam: a state field misnamed": (12, "optim.py", "        v = beta2 * v + (1 - beta2) * g * g", "        v = beta2 * state.exp_avg_sqr[0] + (1 - beta2) * g * g", "missing"),
-    "adam: by torch.optim": (12, "optim.py", "        theta = theta - step_size * (m / denom)\n", "        import torch\n\n        theta = torch.tensor(theta).numpy()\n", "may not import torch"),
+    "adam: eps inside the root": (12, "optim/adam.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
+    "adam: maximize ignored": (12, "optim/adam.py", "        g = -grad if opt.maximize else grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "        g = grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "maximize flips"),
+    "adam: maximize after L2": (12, "optim/adam.py", "                g = g + opt.weight_decay * theta\n        # torch", "                g = g + (-1 if opt.maximize else 1) * opt.weight_decay * theta\n        # torch", "flip the gradient first"),
+    "adam: a state field misnamed": (12, "optim/adam.py", "        v = beta2 * v + (1 - beta2) * g * g", "        v = beta2 * state.exp_avg_sqr[0] + (1 - beta2) * g * g", "missing"),
+    "adam: by torch.optim": (12, "optim/adam.py", "        theta = theta - step_size * (m / denom)\n", "        import torch\n\n        theta = torch.tensor(theta).numpy()\n", "may not import torch"),
     "torch build: no seed": (13, "torch_impl/train.py", "    torch.manual_seed(42)\n    model = LinearRegressionModel()", "    model = LinearRegressionModel()", "torch.manual_seed(42)"),
     "torch build: sum reduction": (13, "torch_impl/train.py", "    loss_fn = nn.L1Loss()\n", "    loss_fn = nn.L1Loss(reduction='sum')\n", "mean reduction"),
     "torch build: another model's parameters": (13, "torch_impl/train.py", "optimizer = torch.optim.SGD(params=model.parameters(), lr=lr)", "optimizer = torch.optim.SGD(params=LinearRegressionModel().parameters(), lr=lr)", "model.parameters()"),
@@ -268,7 +268,7 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     broken = planted(tmp_path / "b", ("model.py", "def forward(", "def forward(("))
     broken.rename(subs / "broken")
     hostile = planted(tmp_path / "h", ("losses.py", "    resid = pred - target\n    # d(r²)/dr", "    import sys\n    sys.exit(1)\n    resid = pred - target\n    # d(r²)/dr"),
-                      ("optim.py", "    return theta - lr * direction", "    sum(range(10**12))"))  # fmt: skip
+                      ("optim/sgd.py", "    return theta - lr * direction", "    sum(range(10**12))"))  # fmt: skip
     (hostile / "manual" / "__init__.py").write_text(
         "import compare.exercises.probe as p\np.PROBES.clear()\n"
     )
