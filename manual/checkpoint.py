@@ -64,7 +64,7 @@ def save(path: str | Path, weight: np.ndarray, bias: np.ndarray, state: Optimize
     header = {"format": FORMAT, "implementation": "manual", "dtype": str(weight.dtype),
               "epoch": str(len(history.train_loss)), "optimizer.state": family,
               "optimizer.step": str(state.step), **metadata}  # fmt: skip
-    safetensors.numpy.save_file(tensors, path, metadata=header)
+    Path(path).write_bytes(safetensors.numpy.save(tensors, metadata=header))
     # END SOLUTION
 
 

@@ -71,7 +71,8 @@ def save(
     elif path.suffix == ".safetensors":
         tensors = layout_tensors(model, optimizer, history)
         meta = header(model, optimizer, history) | metadata
-        atomic_save(path, lambda tmp: safetensors.torch.save_file(tensors, tmp, metadata=meta))
+        data = safetensors.torch.save(tensors, metadata=meta)  # bytes: no temporary of its own
+        atomic_save(path, lambda tmp: tmp.write_bytes(data))
     else:
         raise CheckpointError(f"{path}: unknown checkpoint format; use .pth or .safetensors")
 
