@@ -7,12 +7,18 @@ import math
 import os
 import tokenize
 from dataclasses import dataclass, fields
+from typing import Any
+
+from compare import optim_args
 
 LOSS_NAMES = ("l1", "mse", "huber")
 MODEL_NAMES = ("parameter", "linear")
 DTYPE_NAMES = ("float32", "float64")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
-OPTIMIZER_NAMES = ("sgd", "adam", "adamw")
+CLASSIC_OPTIMIZERS = ("sgd", "adam", "adamw")  # the ones with flags of their own (--momentum, …)
+# torch.optim's class names in lower case; the others take --optim-args
+OPTIMIZER_NAMES = (*CLASSIC_OPTIMIZERS, "adagrad", "rmsprop", "adadelta", "adamax", "nadam",
+                   "radam", "asgd", "rprop")  # fmt: skip
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
 MAX_SEED = 2**32  # NumPy and torch both take seeds in [0, 2**32)
 
@@ -58,13 +64,15 @@ class RunConfig:
     noise: float = 0.0  # standard deviation of Gaussian noise added to y
     batch_size: int | None = None  # rows per step; None = the whole training set (the course)
     shuffle: bool = False  # a fresh seeded permutation of the rows every epoch
-    optimizer: str = "sgd"  # sgd | adam | adamw (torch.optim.SGD / Adam / AdamW)
+    optimizer: str = "sgd"  # torch.optim's class, lower case: sgd, adam, adamw, rmsprop, …
     betas: tuple[float, float] = (0.9, 0.999)  # Adam's β1, β2
     eps: float = 1e-8  # Adam's ε
     amsgrad: bool = False  # Adam's AMSGrad variant
     maximize: bool = False  # climb the loss instead of descending it (torch.optim's maximize)
+    optim_args: tuple[tuple[str, Any], ...] = ()  # more torch.optim keywords, e.g. alpha=0.9
 
     def __post_init__(self) -> None:
+        self._fold_optim_args()
         for f in fields(self):
             value = getattr(self, f.name)
             values = value if isinstance(value, tuple) else (value,)
@@ -84,10 +92,13 @@ class RunConfig:
         if self.weight_decay < 0:
             raise ConfigError(f"--weight-decay is {self.weight_decay}; use a value >= 0")
         if self.optimizer != "sgd" and (self.momentum or self.dampening or self.nesterov):
+            instead = "tune --betas" if self.optimizer in CLASSIC_OPTIMIZERS else "see --optim-args"
             raise ConfigError(
                 f"--momentum, --dampening and --nesterov are SGD options; {self.optimizer} keeps "
-                "its own moments (tune --betas instead)"
+                f"its own moments ({instead} instead)"
             )
+        if self.optimizer not in CLASSIC_OPTIMIZERS:
+            self._check_family()
         if self.optimizer == "sgd":
             given = [
                 flag
@@ -145,6 +156,47 @@ class RunConfig:
                 f"--batch-size {self.batch_size} does not fit {n_train} training points; "
                 f"use 1 to {n_train}, or leave it out for full batch"
             )
+
+    def _fold_optim_args(self) -> None:
+        """--optim-args in one sorted form; for SGD and Adam, into the fields they name."""
+        pairs = self.optim_args
+        if isinstance(pairs, dict):
+            pairs = tuple(sorted(pairs.items()))
+        pairs = tuple((str(k), v) for k, v in pairs)
+        if self.optimizer in OPTIMIZER_NAMES:
+            message = optim_args.problem(self.optimizer, pairs)
+            if message is not None:
+                raise ConfigError(message)
+        if self.optimizer in CLASSIC_OPTIMIZERS:
+            for key, value in optim_args.folded(pairs).items():
+                object.__setattr__(self, key, value)
+            pairs = ()
+        object.__setattr__(self, "optim_args", pairs)
+
+    def _check_family(self) -> None:
+        """The flags of SGD and Adam do not apply; torch.optim itself checks each value's range."""
+        adam_flags = [flag for flag, value, default in (("--betas", self.betas, (0.9, 0.999)),
+                      ("--eps", self.eps, 1e-8), ("--amsgrad", self.amsgrad, False))
+                      if value != default]  # fmt: skip
+        if adam_flags:
+            raise ConfigError(
+                f"{', '.join(adam_flags)}: Adam's flags; give {self.optimizer}'s own as "
+                f"--optim-args KEY=VALUE ({', '.join(optim_args.accepted(self.optimizer))})"
+            )
+        if self.weight_decay and "weight_decay" not in optim_args.accepted(self.optimizer):
+            raise ConfigError(f"--weight-decay: {self.optimizer} has no weight decay; drop it")
+        import torch  # only here: choosing one of these families is choosing to train with torch
+
+        opt = optim_args.family_options(
+            self.optimizer, self.lr, self.weight_decay, self.maximize, self.optim_args
+        )
+        cls = getattr(torch.optim, type(opt).__name__)
+        try:
+            cls([torch.zeros(1, requires_grad=True)], **vars(opt))
+        except (ValueError, TypeError) as e:
+            raise ConfigError(
+                f"--optim-args: torch.optim.{cls.__name__} refuses them: {e}"
+            ) from None
 
     @property
     def n_train(self) -> int:

@@ -12,6 +12,7 @@ import torch
 
 import manual.train
 import torch_impl.train
+from compare import optim_args
 from compare.closed_form import least_squares
 from compare.config import RunConfig
 from compare.tolerance import TOLERANCES, Tolerance
@@ -110,7 +111,12 @@ def initial_model(config: RunConfig, device: torch.device) -> torch.nn.Module:
 
 
 def optimizer_options(config: RunConfig) -> Optimizer:
-    """The optimizer's hyperparameters, shared by both sides."""
+    """The optimizer's hyperparameters, shared by both sides (torch's names throughout)."""
+    if config.optimizer not in ("sgd", "adam", "adamw"):
+        family: Optimizer = optim_args.family_options(
+            config.optimizer, config.lr, config.weight_decay, config.maximize, config.optim_args
+        )
+        return family
     if config.optimizer == "sgd":
         return SGD(
             lr=config.lr,
@@ -132,7 +138,7 @@ def optimizer_options(config: RunConfig) -> Optimizer:
 
 
 def make_torch_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """torch.optim.SGD / Adam / AdamW with the same hyperparameters as the manual side."""
+    """The torch.optim optimizer with the same hyperparameters as the manual side."""
     opt = optimizer_options(config)
     options = {k: v for k, v in vars(opt).items() if k != "decoupled"}  # AdamW is its own class
     return OPTIMIZERS[config.optimizer](model.parameters(), **options)

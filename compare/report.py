@@ -156,7 +156,9 @@ def verdict(c: Comparison) -> str:
 def print_header(cfg: RunConfig, device: str, console: Console, impl: str = "") -> None:
     """The run's first two lines, printed before training starts (`impl`: one side only)."""
     console.print(
-        f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr} · {cfg.epochs} epochs · "
+        f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr}"
+        + "".join(f" {key}={value}" for key, value in cfg.optim_args)
+        + f" · {cfg.epochs} epochs · "
         f"{cfg.dtype} on {device} · {cfg.model} model · seed {cfg.seed}"
     )
     n_train = cfg.n_train

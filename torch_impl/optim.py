@@ -1,8 +1,10 @@
-"""Optimizers: torch.optim.SGD, Adam and AdamW, each keeping its state inside itself.
+"""Optimizers: torch.optim's, by their class names in lower case, each keeping its own state.
 
-manual/optim.py writes out what these do. Here the state lives in optimizer.state[param]:
-    SGD    "momentum_buffer" (after the first step with momentum > 0)
-    Adam   "step", "exp_avg" (m), "exp_avg_sq" (v), and "max_exp_avg_sq" with amsgrad
+manual/optim/ writes out what each does, one file per family. Here the state lives in
+optimizer.state[param], under the names manual/optim/'s state fields carry, e.g.:
+    SGD      "momentum_buffer" (after the first step with momentum > 0)
+    Adam     "step", "exp_avg" (m), "exp_avg_sq" (v), and "max_exp_avg_sq" with amsgrad
+    RMSprop  "step", "square_avg", and "momentum_buffer" / "grad_avg" when asked for
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,  # θ ← θ - η·g, with momentum, Nesterov, weight decay, maximize
     "adam": torch.optim.Adam,  # weight decay as λ·θ added to the gradient (L2)
     "adamw": torch.optim.AdamW,  # weight decay applied to θ itself (decoupled)
+    "adagrad": torch.optim.Adagrad,  # η / √(Σ g²), per coordinate
+    "rmsprop": torch.optim.RMSprop,  # η / √(running mean of g²)
+    "adadelta": torch.optim.Adadelta,  # RMS of past steps over RMS of gradients
+    "adamax": torch.optim.Adamax,  # Adam with a running max in place of √v
+    "nadam": torch.optim.NAdam,  # Adam with Nesterov momentum
+    "radam": torch.optim.RAdam,  # Adam, rectified while v is young
+    "asgd": torch.optim.ASGD,  # SGD with a decaying step and averaged parameters
+    "rprop": torch.optim.Rprop,  # the gradient's sign, with step sizes that adapt
 }
 
 

@@ -77,7 +77,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv  # which flags were typed: a resume keeps the checkpoint's for the others
     if args.command == "show":
-        return _quiet_pipe(lambda: _show(args.topic))
+        return _quiet_pipe(lambda: _show(args.topic, args.name))
     from compare.cli import commands  # torch: still under _exit_now, nothing to clean up yet
 
     # The command has begun: both signals become KeyboardInterrupt, so saves clean up first.
@@ -91,12 +91,17 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED + (13 if isinstance(e, Interrupted) else 0)
 
 
-def _show(topic: str) -> int:
+def _show(topic: str, name: str | None) -> int:
     from rich.console import Console
 
-    from compare.cli.show import render
+    from compare.cli.show import FAMILY_FILES, render
 
-    render(topic, Console())
+    if name is not None and (topic != "optimizer" or name not in FAMILY_FILES):
+        why = f"show {topic} takes no NAME" if topic != "optimizer" else f"no optimizer {name!r}"
+        print(f"gradcompare: error: {why}; `show optimizer NAME` takes one of "
+              f"{', '.join(FAMILY_FILES)}", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    render(topic, Console(), name)
     return 0
 
 

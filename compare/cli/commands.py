@@ -17,7 +17,14 @@ import torch_impl.train
 from compare.bench.config import BenchConfig
 from compare.checkpoints.convert import CheckpointErrors, check_writable
 from compare.cli.advice import diverged_advice
-from compare.cli.edges import UserError, config_from, existing_folder, given_flags, writable_folder
+from compare.cli.edges import (
+    UserError,
+    checkpointable,
+    config_from,
+    existing_folder,
+    given_flags,
+    writable_folder,
+)
 from compare.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from compare.cli.saving import SAVE_DIR_FILES, save_all
 from compare.config import ConfigError, RunConfig
@@ -35,6 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train both implementations side by side and report whether they agree."""
     config = config_from(args)
     if args.save_dir is not None:
+        checkpointable(config, "--save-dir")
         if config.epochs > RECORD_ROWS:
             raise UserError(
                 f"--save-dir keeps every epoch's history, at most {RECORD_ROWS:,} epochs; "
@@ -103,6 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from(args)
     if args.override and args.resume is None:
         raise UserError("--override only applies with --resume")
+    if args.save is not None or args.resume is not None:
+        checkpointable(config, "--save" if args.save is not None else "--resume")
     console = Console()
 
     def header(settings: RunConfig) -> None:  # the settings that train, after any resume

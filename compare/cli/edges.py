@@ -6,6 +6,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from compare import optim_args
 from compare.config import RunConfig
 from compare.files import probe_write
 
@@ -18,6 +19,10 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     """Build (and so validate) the RunConfig from parsed flags."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
     values["betas"] = tuple(values["betas"])
+    try:
+        values["optim_args"] = optim_args.parse(values["optim_args"], values["optimizer"])
+    except ValueError as e:
+        raise UserError(f"--optim-args: {e}") from None
     return RunConfig(**values)
 
 
@@ -63,3 +68,12 @@ def given_flags(argv: list[str]) -> frozenset[str]:
         token.split("=", 1)[0][2:].replace("-", "_") for token in argv if token.startswith("--")
     }
     return frozenset(named & {f.name for f in fields(RunConfig)})
+
+
+def checkpointable(config: RunConfig, flag: str) -> None:
+    """Checkpoints hold SGD's and Adam's state today; another family is refused before training."""
+    if config.optimizer not in ("sgd", "adam", "adamw"):
+        raise UserError(
+            f"{flag}: checkpoints hold SGD and Adam state; {config.optimizer} runs without "
+            "--save, --save-dir or --resume"
+        )

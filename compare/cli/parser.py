@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from compare.bench.config import DEFAULT_SIZES, IMPLS, BenchConfig
 from compare.config import (
+    CLASSIC_OPTIMIZERS,
     DEVICE_NAMES,
     DTYPE_NAMES,
     LOSS_NAMES,
@@ -102,6 +103,12 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not MISSING else None
         if isinstance(default, bool):
             group.add_argument(flag, action="store_true", help=helps[f.name])
+        elif f.name == "optim_args":
+            group.add_argument(
+                flag, nargs="+", default=(), metavar="KEY=VALUE",
+                help="torch.optim's other keywords, by torch's names: numbers, true/false, (a,b); "
+                "e.g. --optimizer rmsprop --optim-args alpha=0.9 centered=true",
+            )  # fmt: skip
         elif isinstance(default, tuple):
             metavar = ("B1", "B2") if f.name == "betas" else None
             group.add_argument(
@@ -274,7 +281,10 @@ def build_parser() -> Parser:
         help="the loss to check against (mae = l1)",
     )  # fmt: skip
     diag.add_argument(
-        "--optimizer", choices=OPTIMIZER_NAMES, default="sgd", help="the optimizer to check against"
+        "--optimizer",
+        choices=CLASSIC_OPTIMIZERS,
+        default="sgd",
+        help="the optimizer to check against",
     )
     diag.add_argument("--json", action="store_true", help="print one JSON object instead")
     diag.add_argument("--plot", type=Path, metavar="DIR", help="write diagnosis.png here")
@@ -285,4 +295,8 @@ def build_parser() -> Parser:
 
     show = sub.add_parser("show", help="the manual and the torch code for one idea, side by side")
     show.add_argument("topic", choices=tuple(TOPICS), metavar="TOPIC", help=", ".join(TOPICS))
+    show.add_argument(
+        "name", nargs="?", metavar="NAME",
+        help="with optimizer: one family beside torch.optim's own step, e.g. rmsprop",
+    )  # fmt: skip
     return parser

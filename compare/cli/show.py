@@ -6,6 +6,7 @@ The source is read from the files, not from imported modules, so `show` starts w
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -78,16 +79,42 @@ def wrapped(code: str, width: int) -> str:
     return "\n".join(out)
 
 
-def render(topic: str, console: Console) -> None:
+# `show optimizer NAME`: the family's file by hand, beside the step torch.optim itself runs.
+FAMILY_FILES = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "adagrad": "adagrad",
+                "rmsprop": "rmsprop", "adadelta": "adadelta", "adamax": "adamax",
+                "nadam": "nadam", "radam": "radam", "asgd": "asgd", "rprop": "rprop"}  # fmt: skip
+
+
+def torch_optim_dir() -> Path:
+    """torch/optim/ where torch is installed, found without importing torch (show stays fast)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError("torch is not installed here")
+    return Path(next(iter(spec.submodule_search_locations))) / "optim"
+
+
+def family_texts(name: str) -> tuple[str, str]:
+    """(manual/optim/<family>.py, torch.optim's single-tensor step for it), as they are now."""
+    module = FAMILY_FILES[name]
+    step = "adam" if name == "adamw" else name
+    mine = listing(_root(manual), [(f"optim/{module}", None)])
+    return mine, source(torch_optim_dir(), step, f"_single_tensor_{step}")
+
+
+def render(topic: str, console: Console, name: str | None = None) -> None:
     """Print the topic's two listings side by side, or stacked on a narrow terminal."""
     by_hand, by_autograd = TOPICS[topic]
     wide = console.width >= SIDE_BY_SIDE_MIN
     room = (console.width - 7) // 2 if wide else console.width - 4  # less borders, padding
-    left = Syntax(wrapped(listing(_root(manual), by_hand), room), "python", theme="ansi_dark")
-    right = Syntax(
-        wrapped(listing(_root(torch_impl), by_autograd), room), "python", theme="ansi_dark"
-    )
     titles = ("manual/ — gradients by hand (NumPy)", "torch_impl/ — autograd does the work")
+    if name is None:
+        texts = listing(_root(manual), by_hand), listing(_root(torch_impl), by_autograd)
+    else:
+        texts = family_texts(name)
+        titles = (f"manual/optim/{FAMILY_FILES[name]}.py — by hand", f"torch.optim — {name}'s step")
+        topic = f"{topic} {name}"
+    left = Syntax(wrapped(texts[0], room), "python", theme="ansi_dark")
+    right = Syntax(wrapped(texts[1], room), "python", theme="ansi_dark")
     if wide:
         table = Table(title=f"{topic}: the same idea twice", expand=True, show_lines=False)
         table.add_column(titles[0], ratio=1)

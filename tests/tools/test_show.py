@@ -33,3 +33,24 @@ def test_show_cli(capsys):
     assert code == 0 and "def fit(" in out
     code, _, err = run_cli(capsys, "show", "nonsense")
     assert code == 2 and "invalid choice" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "mine", "theirs"),
+    [("rmsprop", "def rmsprop_step(", "square_avg.mul_(alpha)"),
+     ("adamw", "def adam_step(", "def _single_tensor_adam("),
+     ("rprop", "def rprop_step(", "step_size.mul_(sign)")],
+)  # fmt: skip
+def test_show_optimizer_name_puts_the_family_beside_torch_optims_own_step(name, mine, theirs):
+    console = Console(width=200, record=True, color_system=None)
+    render("optimizer", console, name)
+    rows = console.export_text().splitlines()
+    assert any(mine in line and line.index(mine) < 100 for line in rows)
+    assert any(theirs in line and line.index(theirs) > 100 for line in rows)
+
+
+def test_show_optimizer_with_an_unknown_name_is_one_line(capsys):
+    code, out, err = run_cli(capsys, "show", "optimizer", "lbfgs")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "rmsprop" in err
+    code, _, err = run_cli(capsys, "show", "loss", "rmsprop")
+    assert code == 2 and "show loss takes no NAME" in err
