@@ -10,6 +10,7 @@ before the instability has grown, are held to 1e-12 still.
 """
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from compare.experiment import initial_model, make_data, train_torch
 from manual.optim import FAMILIES
 
 # Each family's distinctive options, one case each; weight decay rides along where torch has it.
-CASES = {
+CASES: dict[str, list[dict[str, Any]]] = {
     "adagrad": [{}, {"lr_decay": 0.01, "initial_accumulator_value": 0.5, "eps": 1e-6}],
     "rmsprop": [{}, {"alpha": 0.9, "centered": True}, {"momentum": 0.9},
                 {"centered": True, "momentum": 0.5, "alpha": 0.3}],
