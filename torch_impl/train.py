@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,7 +27,7 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)  # before the update, as the course
     test_loss: list[float] = field(default_factory=list)  # after the update
-    weight: list[np.ndarray] = field(default_factory=list)  # w after each epoch, (d,)
+    weight: list[torch.Tensor] = field(default_factory=list)  # w after each epoch, (d,), on the CPU
     bias: list[float] = field(default_factory=list)  # b after each epoch
 
 
@@ -109,12 +108,13 @@ def fit(
             test_loss = loss_fn(predict(model, X_test), y_test)
 
         weight, bias = weight_and_bias(model)
-        w = weight.detach().cpu().numpy().copy()
-        b = float(bias.detach().cpu()[0])
-        train_value, test_value = float(np.mean(batch_losses)), test_loss.item()
+        w = weight.detach().cpu().clone()  # this epoch's parameters, off the graph
+        b = bias.item()
+        train_value = torch.tensor(batch_losses, dtype=torch.float64).mean().item()
+        test_value = test_loss.item()
         if not (math.isfinite(train_value) and math.isfinite(test_value)):
             raise DivergedError(epoch, "the loss")
-        if not (np.all(np.isfinite(w)) and math.isfinite(b)):
+        if not (bool(torch.isfinite(w).all()) and math.isfinite(b)):
             raise DivergedError(epoch, "a parameter")
         history.train_loss.append(train_value)
         history.test_loss.append(test_value)

@@ -176,8 +176,9 @@ def save_torch(
     if before is not None:
         joined = _joined(before, run.history)
         history = torch_impl.train.History(
-            joined.train_loss, joined.test_loss, joined.weight, joined.bias
-        )
+            joined.train_loss, joined.test_loss, [torch.as_tensor(w) for w in joined.weight],
+            joined.bias,
+        )  # fmt: skip
     meta = metadata_for(config, overrides)
     if config.optimizer == "sgd":  # torch's SGD keeps no step count of its own
         meta["optimizer.step"] = str(len(history.train_loss) * steps_per_epoch(config))

@@ -246,7 +246,7 @@ def _from_layout(
         history = History(
             train_loss=h["train_loss"].tolist(),
             test_loss=h["test_loss"].tolist(),
-            weight=list(h["weight"].reshape(len(h["train_loss"]), -1).numpy()),
+            weight=list(h["weight"].reshape(len(h["train_loss"]), -1)),
             bias=h["bias"].tolist(),
         )
     return Checkpoint(weight, bias, state, history, meta)
