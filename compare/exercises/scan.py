@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,17 @@ else:  # pragma: no cover - Python 3.10
     pass
 
 
+# CPython 3.11's ast.parse can fail when several threads parse at once ("SystemError: AST
+# constructor recursion depth mismatch"), and a batch grades its students on threads: one at a time.
+PARSING = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """ast.parse, one thread at a time."""
+    with PARSING:
+        return ast.parse(source)
+
+
 def torch_imports(folder: Path) -> dict[str, str]:
     """manual/ modules that import torch when imported (directly or through another), and where."""
     direct: dict[str, str] = {}
@@ -26,7 +38,7 @@ def torch_imports(folder: Path) -> dict[str, str]:
         parts = path.relative_to(folder / "manual").with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         try:
-            tree = ast.parse(path.read_text())
+            tree = parse(path.read_text())
         except (SyntaxError, ValueError, OSError):
             continue  # the child reports a syntax error with its line
         uses[name] = set()

@@ -195,7 +195,7 @@ def test_cli_reports_agreement_for_the_issue_example(capsys):
         (["--betas", "0.9", "1.0"], "--betas"),
         (["--betas", "-0.1", "0.9"], "--betas"),
         (["--optimizer", "adam", "--momentum", "0.9"], "--momentum"),
-        (["--optimizer", "rmsprop"], "--optimizer"),
+        (["--optimizer", "lbfgs"], "--optimizer"),
         (["--eps", "-1"], "--eps"),
     ],
 )

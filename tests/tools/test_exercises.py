@@ -400,3 +400,41 @@ def test_the_chapter_trajectory_names_the_epoch_of_a_slip(tmp_path):
     result = grade_task(dest, 11, 3)
     assert not result.passed and "at epoch 0" in result.message
     assert "begin from the start (w0, b0)" in result.hint
+
+
+def test_the_static_scan_holds_when_a_batch_scans_on_many_threads(tmp_path):
+    """A correct copy once scored 0 in a busy batch: ast.parse raised SystemError ("AST
+    constructor recursion depth mismatch") when the collector ran a finalizer that let another
+    grading thread parse meanwhile. The same load here: cycles with such finalizers, and the
+    scan's parser on a large source from eight threads (without its lock this fails)."""
+    import gc
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from compare.exercises import scan
+
+    class Cycle:
+        def __init__(self):
+            self.me = self  # only the collector frees it
+
+        def __del__(self):
+            time.sleep(0)  # lets another thread run, in the middle of whatever allocated
+
+    source = "\n".join(p.read_text() for p in sorted((ROOT / "compare").rglob("*.py"))[:12])
+
+    def parse(_):
+        for _ in range(12):
+            junk = [Cycle() for _ in range(50)]
+            del junk  # freed by the collector during a later allocation: a parse's, say
+            scan.parse(source)
+        return True
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(parse, range(16)))
+    finally:
+        gc.set_threshold(*threshold)
+    new_copy(tmp_path / "hw", with_solutions=True)
+    assert torch_imports(tmp_path / "hw") == {}
