@@ -9,7 +9,7 @@ import tokenize
 from dataclasses import dataclass, fields
 from typing import Any
 
-from compare import optim_args
+from compare import optim_args, scheduler_args
 
 LOSS_NAMES = ("l1", "mse", "huber")
 MODEL_NAMES = ("parameter", "linear")
@@ -21,6 +21,7 @@ OPTIMIZER_NAMES = (*CLASSIC_OPTIMIZERS, "adagrad", "rmsprop", "adadelta", "adama
                    "radam", "asgd", "rprop")  # fmt: skip
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
 MAX_SEED = 2**32  # NumPy and torch both take seeds in [0, 2**32)
+MAX_SCHEDULED_EPOCHS = 10_000  # one chunk of experiment.run_both: a schedule spans no chunks
 
 
 def max_elements() -> int:
@@ -70,6 +71,8 @@ class RunConfig:
     amsgrad: bool = False  # Adam's AMSGrad variant
     maximize: bool = False  # climb the loss instead of descending it (torch.optim's maximize)
     optim_args: tuple[tuple[str, Any], ...] = ()  # more torch.optim keywords, e.g. alpha=0.9
+    scheduler: str | None = None  # torch.optim.lr_scheduler's class, lower case: steplr, …
+    scheduler_args: tuple[tuple[str, Any], ...] = ()  # its keywords, e.g. step_size=30
 
     def __post_init__(self) -> None:
         self._fold_optim_args()
@@ -99,6 +102,8 @@ class RunConfig:
             )
         if self.optimizer not in CLASSIC_OPTIMIZERS:
             self._check_family()
+        if self.scheduler is not None or self.scheduler_args:
+            self._check_scheduler()
         if self.optimizer == "sgd":
             given = [
                 flag
@@ -197,6 +202,34 @@ class RunConfig:
             raise ConfigError(
                 f"--optim-args: torch.optim.{cls.__name__} refuses them: {e}"
             ) from None
+
+    def _check_scheduler(self) -> None:
+        """A known scheduler with arguments it takes, stepped once per full-batch epoch."""
+        pairs = self.scheduler_args
+        if isinstance(pairs, dict):
+            pairs = tuple(sorted(pairs.items()))
+        pairs = tuple((str(k), v) for k, v in pairs)
+        object.__setattr__(self, "scheduler_args", pairs)
+        if self.scheduler is None:
+            raise ConfigError("--scheduler-args needs a --scheduler, e.g. --scheduler steplr")
+        _choice("scheduler", self.scheduler, tuple(scheduler_args.SCHEDULES))
+        message = scheduler_args.problem(self.scheduler, pairs)
+        if message is not None:
+            raise ConfigError(message)
+        if self.batch_size is not None:
+            raise ConfigError("--scheduler steps once per epoch of a full batch; drop --batch-size")
+        if self.epochs > MAX_SCHEDULED_EPOCHS:
+            raise ConfigError(f"--scheduler runs at most {MAX_SCHEDULED_EPOCHS:,} epochs")
+        import torch  # torch.optim.lr_scheduler checks each value's range itself
+
+        from torch_impl.schedulers import SCHEDULERS
+
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=self.lr)
+        schedule = scheduler_args.schedule_for(self.scheduler, pairs)
+        try:
+            SCHEDULERS[self.scheduler](opt, **vars(schedule))
+        except (ValueError, TypeError, ZeroDivisionError) as e:
+            raise ConfigError(f"--scheduler-args: {self.scheduler} refuses them: {e}") from None
 
     @property
     def n_train(self) -> int:

@@ -9,21 +9,24 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 import manual.train
 import torch_impl.train
-from compare import optim_args
+from compare import optim_args, scheduler_args
 from compare.closed_form import least_squares
 from compare.config import RunConfig
 from compare.tolerance import TOLERANCES, Tolerance
 from manual.data import Split, make_line
 from manual.losses import LOSSES
 from manual.optim import SGD, Adam, Optimizer, OptimizerState
+from manual.schedulers import ReduceLROnPlateau, Schedule
 from torch_impl.data import make_loader, to_tensor
 from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
 from torch_impl.model import MODELS, weight_and_bias
 from torch_impl.optim import OPTIMIZERS
+from torch_impl.schedulers import SCHEDULERS
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,27 @@ def make_torch_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.opt
     return OPTIMIZERS[config.optimizer](model.parameters(), **options)
 
 
+def schedule_of(config: RunConfig) -> Schedule | ReduceLROnPlateau | None:
+    """The hand-written lr schedule (manual/schedulers.py), or None for a constant lr."""
+    if config.scheduler is None:
+        return None
+    schedule: Schedule | ReduceLROnPlateau = scheduler_args.schedule_for(
+        config.scheduler, config.scheduler_args
+    )
+    return schedule
+
+
+def make_torch_scheduler(
+    config: RunConfig, optimizer: torch.optim.Optimizer
+) -> LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """torch.optim.lr_scheduler's, on `optimizer`, with the same arguments as the manual side."""
+    schedule = schedule_of(config)
+    if schedule is None or config.scheduler is None:
+        return None
+    made: LRScheduler = SCHEDULERS[config.scheduler](optimizer, **vars(schedule))
+    return made
+
+
 def epoch_orders(config: RunConfig, epoch_offset: int = 0) -> list[np.ndarray] | None:
     """One row permutation per epoch when shuffling (the same for both sides), else None.
 
@@ -207,6 +231,7 @@ def train_manual(
             batch_size=config.batch_size,
             orders=epoch_orders(config, epoch_offset),
             on_epoch=on_epoch,
+            schedule=schedule_of(config),
         )
     return ManualRun(params, state, history)
 
@@ -239,6 +264,7 @@ def train_torch(
         config.epochs,
         loader,
         on_epoch,
+        make_torch_scheduler(config, optimizer),
     )
     return TorchRun(model, optimizer, history)
 

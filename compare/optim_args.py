@@ -37,6 +37,8 @@ def parse_value(text: str) -> Any:  # noqa: ANN401
         return tuple(items) if text[0] == "(" else items
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if text.isidentifier():
+        return text  # a word: ReduceLROnPlateau's mode=min, threshold_mode=rel
     try:
         return int(text)
     except ValueError:

@@ -158,6 +158,8 @@ def print_header(cfg: RunConfig, device: str, console: Console, impl: str = "") 
     console.print(
         f"[bold]{cfg.loss}[/] loss · {cfg.optimizer} lr={cfg.lr}"
         + "".join(f" {key}={value}" for key, value in cfg.optim_args)
+        + (f" · {cfg.scheduler}" if cfg.scheduler else "")
+        + "".join(f" {key}={value}" for key, value in cfg.scheduler_args)
         + f" · {cfg.epochs} epochs · "
         f"{cfg.dtype} on {device} · {cfg.model} model · seed {cfg.seed}"
     )

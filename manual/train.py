@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from manual.gradients import gradients
 from manual.losses import Loss
 from manual.model import forward
 from manual.optim import Optimizer, OptimizerState, init_state, step
+from manual.schedulers import ReduceLROnPlateau, Schedule, lr_at, plateau_init, plateau_step
 
 
 class DivergedError(ArithmeticError):
@@ -55,17 +56,25 @@ def fit(
     batch_size: int | None = None,
     orders: Sequence[np.ndarray] | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    schedule: Schedule | ReduceLROnPlateau | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
     """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
 
     Full batch by default, as the course. With `batch_size`, each epoch visits the rows in
     `orders[epoch]` (or in order) and steps once per batch; the epoch's train loss is then the
-    mean of its batches' losses, each taken before that batch's step.
+    mean of its batches' losses, each taken before that batch's step. With a `schedule`, each
+    epoch's lr comes from it, as torch's scheduler.step() after every epoch sets it.
     """
     w, b = params
     state = init_state(opt, (w, b)) if state is None else state
     history = History()
+    base_lr = opt.lr
+    plateau = plateau_init(schedule, base_lr) if isinstance(schedule, ReduceLROnPlateau) else None
     for epoch in range(epochs):
+        if plateau is not None:
+            opt = replace(opt, lr=plateau.lr)
+        elif schedule is not None and not isinstance(schedule, ReduceLROnPlateau):
+            opt = replace(opt, lr=lr_at(schedule, epoch, base_lr))
         order = None if orders is None else orders[epoch]
         # BEGIN SOLUTION task-9
         batch_losses = []
@@ -80,6 +89,8 @@ def fit(
             raise DivergedError(epoch, "the loss")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise DivergedError(epoch, "a parameter")
+        if plateau is not None and isinstance(schedule, ReduceLROnPlateau):
+            plateau = plateau_step(schedule, plateau, float(test_loss))  # it watches the test loss
         history.train_loss.append(train_loss)
         history.test_loss.append(test_loss)
         history.weight.append(w.copy())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from torch_impl.model import LinearRegressionModel, weight_and_bias
 
@@ -88,6 +89,7 @@ def fit(
     epochs: int,
     loader: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    scheduler: LRScheduler | ReduceLROnPlateau | None = None,
 ) -> History:
     """Train `model` in place and return the history.
 
@@ -106,6 +108,11 @@ def fit(
         ### Testing
         with torch.inference_mode():
             test_loss = loss_fn(predict(model, X_test), y_test)
+
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(test_loss.item())  # cut the lr when the test loss stalls
+        elif scheduler is not None:
+            scheduler.step()  # the next epoch's lr
 
         weight, bias = weight_and_bias(model)
         w = weight.detach().cpu().clone()  # this epoch's parameters, off the graph

@@ -19,10 +19,11 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     """Build (and so validate) the RunConfig from parsed flags."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
     values["betas"] = tuple(values["betas"])
-    try:
-        values["optim_args"] = optim_args.parse(values["optim_args"], values["optimizer"])
-    except ValueError as e:
-        raise UserError(f"--optim-args: {e}") from None
+    for key in ("optim_args", "scheduler_args"):
+        try:
+            values[key] = optim_args.parse(values[key], values["optimizer"])
+        except ValueError as e:
+            raise UserError(f"--{key.replace('_', '-')}: {e}") from None
     return RunConfig(**values)
 
 
@@ -72,6 +73,8 @@ def given_flags(argv: list[str]) -> frozenset[str]:
 
 def checkpointable(config: RunConfig, flag: str) -> None:
     """Checkpoints hold SGD's and Adam's state today; another family is refused before training."""
+    if config.scheduler is not None:
+        raise UserError(f"{flag}: checkpoints hold no scheduler state yet; drop --scheduler")
     if config.optimizer not in ("sgd", "adam", "adamw"):
         raise UserError(
             f"{flag}: checkpoints hold SGD and Adam state; {config.optimizer} runs without "

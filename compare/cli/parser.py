@@ -27,6 +27,7 @@ from compare.config import (
 )
 from compare.exercises.tasks import TASKS
 from compare.isolation import ISOLATION_MODES
+from compare.scheduler_args import SCHEDULES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CHOICES = {
@@ -103,6 +104,16 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not MISSING else None
         if isinstance(default, bool):
             group.add_argument(flag, action="store_true", help=helps[f.name])
+        elif f.name == "scheduler":
+            group.add_argument(
+                flag, choices=tuple(SCHEDULES), default=None, metavar="NAME",
+                help=f"torch.optim.lr_scheduler's class, lower case: {', '.join(SCHEDULES)}",
+            )  # fmt: skip
+        elif f.name == "scheduler_args":
+            group.add_argument(
+                flag, nargs="+", default=(), metavar="KEY=VALUE",
+                help="the scheduler's keywords, by torch's names, e.g. step_size=30 gamma=0.5",
+            )  # fmt: skip
         elif f.name == "optim_args":
             group.add_argument(
                 flag, nargs="+", default=(), metavar="KEY=VALUE",
