@@ -33,12 +33,13 @@ def recorded_config(path: Path, metadata: dict[str, str]) -> dict[str, Any] | No
         raise CheckpointError(f"{path}: metadata config is not a JSON object")
     if "betas" in saved and isinstance(saved["betas"], list):
         saved["betas"] = tuple(saved["betas"])
-    if isinstance(saved.get("optim_args"), list):  # JSON's lists, back to RunConfig's pairs
-        saved["optim_args"] = tuple(
-            (str(pair[0]), tuple(pair[1]) if isinstance(pair[1], list) else pair[1])
-            for pair in saved["optim_args"]
-            if isinstance(pair, list) and len(pair) == 2
-        )
+    for key in ("optim_args", "scheduler_args"):
+        if isinstance(saved.get(key), list):  # JSON's lists, back to RunConfig's pairs
+            saved[key] = tuple(
+                (str(pair[0]), tuple(pair[1]) if isinstance(pair[1], list) else pair[1])
+                for pair in saved[key]
+                if isinstance(pair, list) and len(pair) == 2
+            )
     return saved
 
 
