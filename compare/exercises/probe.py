@@ -345,7 +345,21 @@ def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
                 raise NotImplementedError(str(e)) from None
             raise
 
-    return {"cases": each(folder, req["cases"], one)}
+    def single(case: dict[str, Any]) -> dict[str, Any]:
+        """One train_step from a known start: what it returns, and where the parameters went."""
+        import torch
+
+        model = _course_model(folder, np.asarray(case["w"]), np.asarray(case["b"]))
+        loss_fn = {"l1": torch.nn.L1Loss, "mse": torch.nn.MSELoss}[case["loss"]]()
+        optimizer = torch.optim.SGD(model.parameters(), lr=case["lr"])
+        X, y = (torch.from_numpy(np.asarray(case[k])) for k in ("X", "y"))
+        returned = train.train_step(model, loss_fn, optimizer, X, y)
+        value = returned.detach().double().reshape(-1).numpy() if isinstance(
+            returned, torch.Tensor) else arr(returned)  # fmt: skip
+        return {"returned": value, "after": _params(model)}
+
+    return {"cases": each(folder, req["cases"], one),
+            "steps": each(folder, req.get("steps", []), single)}  # fmt: skip
 
 
 def probe_predict(folder: str, req: dict[str, Any]) -> dict[str, Any]:

@@ -136,6 +136,8 @@ MISTAKES = {
     "torch build: another model's parameters": (13, "torch_impl/train.py", "optimizer = torch.optim.SGD(params=model.parameters(), lr=lr)", "optimizer = torch.optim.SGD(params=LinearRegressionModel().parameters(), lr=lr)", "model.parameters()"),
     "torch loop: no zero_grad": (14, "torch_impl/train.py", "    optimizer.zero_grad()  # 3.", "    pass  # 3.", "no_zero_grad"),
     "torch loop: zero_grad after backward": (14, "torch_impl/train.py", "    optimizer.zero_grad()  # 3. clear last step's gradients\n    loss.backward()  # 4. backpropagation: fills .grad of every parameter\n", "    loss.backward()\n    optimizer.zero_grad()\n", "zero_grad_after_backward"),
+    "torch loop: the loss after the step": (14, "torch_impl/train.py", "    return loss.detach()\n", "    return loss_fn(model(X), y).detach()\n", "the loss before the step is"),
+    "torch loop: a zeroed loss": (14, "torch_impl/train.py", "    return loss.detach()\n", "    return loss.detach() * 0\n", "the loss before the step is"),
     "predict: no eval()": (15, "torch_impl/train.py", "    model.eval()  # layers", "    pass  # layers", "model.eval()"),
     "predict: autograd on": (15, "torch_impl/train.py", "    with torch.inference_mode():  # no graph", "    with torch.enable_grad():  # no graph", "inference_mode()"),
     "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    model.load_state_dict(torch.load(path, weights_only=False))", "weights_only=True"),

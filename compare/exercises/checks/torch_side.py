@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from compare.exercises.checks.common import (
+    TORCH_LOSSES,
     Case,
     Fail,
     Plan,
@@ -85,7 +86,19 @@ def build_torch_loop(rng: np.random.Generator) -> Plan:
     shared = {k: getattr(data, k) for k in ("X_train", "y_train", "X_test", "y_test")}
     cases = [{**shared, "epochs": s.epochs, "lr": s.lr, "loss": s.loss,
               "optimizer": s.optimizer} for s in settings]  # fmt: skip
-    return Plan({"cases": cases}, {"settings": settings, "data": data})
+    # One step from a drawn start: train_step must return the loss from *before* the update.
+    steps, refs = [], []
+    for loss in ("l1", "mse"):
+        w, b = seeded(rng, (1,), "float32"), seeded(rng, (1,), "float32")
+        X, y = data.X_train, data.y_train
+        wt, bt = as_tensor(w, grad=True), as_tensor(b, grad=True)
+        value = TORCH_LOSSES[loss]()(as_tensor(X) @ wt[:, None] + bt, as_tensor(y))
+        value.backward()
+        torch.optim.SGD([wt, bt], lr=0.05).step()
+        steps.append({"w": w, "b": b, "loss": loss, "lr": 0.05, "X": X, "y": y})
+        refs.append((value.item(), np.concatenate([wt.detach().numpy(), bt.detach().numpy()])))
+    return Plan({"cases": cases, "steps": steps},
+                {"settings": settings, "data": data, "steps": refs})  # fmt: skip
 
 
 def judge_torch_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
@@ -93,7 +106,13 @@ def judge_torch_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
     settings, data = plan.expected["settings"], plan.expected["data"]
     got = answer_cases(answer, len(settings), "fit")
-    out = []
+    refs = plan.expected["steps"]
+    mine_steps = answer_cases({"cases": answer.get("steps")}, len(refs), "train_step")
+    steps = [  # judged after the loops: a wrong loop's diagnosis is the line to show first
+        judged(f"returns the loss before the step ({i + 1})", partial(_one_step, mine, ref), mine)
+        for i, (mine, ref) in enumerate(zip(mine_steps, refs, strict=True))
+    ]
+    out: list[Case] = []
     for s, rec in zip(settings, got, strict=True):
         name = f"{s.loss}, {s.optimizer} lr={s.lr:g}, {s.epochs} epochs"
         if isinstance(rec, dict) and "__error__" in rec:
@@ -120,7 +139,25 @@ def judge_torch_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
                     "forward, loss, zero_grad, backward, step",
                 )
             )
-    return out
+    return out + steps
+
+
+def _one_step(mine: dict[str, Any], ref: tuple[float, np.ndarray]) -> float:
+    """train_step's return value is the loss before the update, and the update is SGD's."""
+    before, after = ref
+    returned = np.asarray(mine.get("returned"), dtype=object)
+    if returned.size != 1 or not isinstance(returned.reshape(-1)[0], float | np.floating):
+        raise Fail(
+            f"train_step returned {mine.get('returned')!r}, not the loss",
+            hint="return loss.detach(): the loss computed before optimizer.step()",
+        )
+    value = float(returned.reshape(-1)[0])
+    if abs(value - before) > 1e-6 * max(1.0, abs(before)):
+        raise Fail(
+            f"train_step returned {value:.6f}; the loss before the step is {before:.6f}",
+            hint="return the loss from step 2, computed before optimizer.step()",
+        )
+    return expect_close(mine["after"], after, "parameters after one step", "float32")
 
 
 def build_predict(rng: np.random.Generator) -> Plan:
