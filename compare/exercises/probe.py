@@ -194,6 +194,7 @@ def probe_checkpoint(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         "weight": arr(loaded.weight),
         "bias": arr(loaded.bias),
         "buffers": [arr(b) for b in loaded.state.momentum_buffer],
+        "step": arr(getattr(loaded.state, "step", None)),
         "history": _history(loaded.history),
     }
     data = path.read_bytes()

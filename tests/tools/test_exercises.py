@@ -123,6 +123,7 @@ MISTAKES = {
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
+    "checkpoint: step count dropped": (10, "checkpoint.py", '"optimizer.step": str(state.step)', '"optimizer.step": "0"', "the loaded state's step is 0"),
     "chapter: wrong step": (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "arange(0, 1, 0.01)"),
     "chapter: MSE instead of L1": (11, "exercise.py", 'LOSSES["l1"]', 'LOSSES["mse"]', "uses L1 loss"),
     "chapter: hard-coded start": (11, "exercise.py", "        (w0, b0),", "        (np.array([0.3367], np.float32), np.array([0.1288], np.float32)),", "from the start (w0, b0)"),

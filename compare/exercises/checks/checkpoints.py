@@ -81,6 +81,15 @@ def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
             worst = max(
                 worst, expect_close(answer["history"][k], v, f"loaded history.{k}", exact=True)
             )
+        for name, got, want in zip(("weight", "bias"), answer["buffers"], req["buffers"],
+                                   strict=True):  # fmt: skip
+            worst = max(worst, expect_close(got, want, f"loaded momentum buffer of {name}",
+                                            exact=True))  # fmt: skip
+        if answer.get("step") is None or int(np.asarray(answer["step"])) != req["step"]:
+            raise Fail(
+                f"the loaded state's step is {answer.get('step')}, the saved one {req['step']}",
+                hint="save state.step as the optimizer.step metadata, and read it back",
+            )
         return worst
 
     def truncated() -> float:
