@@ -40,7 +40,9 @@ def build_data(rng: np.random.Generator) -> Plan:
         "seed": seed,
         "dtype": "float64",
     }
-    calls = [{}, line, wide, {**wide, "noise": 0.3}, {**wide, "seed": seed + 1}, dict(wide)]
+    noisy = {**wide, "noise": 0.3, "step": 0.002}  # 500 points: the spread is known to ±0.01
+    calls = [{}, line, wide, noisy, {**wide, "seed": seed + 1}, dict(wide), dict(noisy),
+             {**noisy, "seed": seed + 1}]  # fmt: skip
     return Plan({"calls": calls}, {"calls": calls})
 
 
@@ -112,11 +114,21 @@ def judge_data(answer: dict[str, Any], plan: Plan) -> list[Case]:
         y = np.concatenate([s["y_train"], s["y_test"]])[:, 0]
         j = np.arange(c["features"])
         clean = X @ (c["weight"] * (-1.0) ** j / (j + 1)) + c["bias"]
-        spread = float(np.std(y - clean))
-        if not 0.1 < spread < 0.9:
+        resid = y - clean
+        # N(0, 0.3²) residuals: their std is 0.3 ± 0.3/√(2n), their mean 0 ± 0.3/√n; five of
+        # those standard errors keep a right answer's false failure below one in a million.
+        spread, centre, n = float(np.std(resid)), float(np.mean(resid)), len(resid)
+        if abs(spread - 0.3) > 5 * 0.3 / np.sqrt(2 * n) or abs(centre) > 5 * 0.3 / np.sqrt(n):
             raise Fail(
-                f"with noise=0.3 the residual spread is {spread:.3g}",
+                f"with noise=0.3 the residuals have mean {centre:.3g} and spread {spread:.3g}",
                 hint="add noise · N(0, 1) to y, drawn from the seeded generator",
+            )
+        same, other = got[6], got[7]
+        if not np.array_equal(s["y_train"], same["y_train"]):
+            raise Fail("the same seed gave different noise", hint="draw it from default_rng(seed)")
+        if np.array_equal(s["y_train"], other["y_train"]):
+            raise Fail(
+                "a different seed gave the same noise", hint="draw it from default_rng(seed)"
             )
         return 0.0
 
