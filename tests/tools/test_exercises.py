@@ -143,6 +143,7 @@ MISTAKES = {
     "torch loop: a zeroed loss": (14, "torch_impl/train.py", "    return loss.detach()\n", "    return loss.detach() * 0\n", "the loss before the step is"),
     "predict: no eval()": (15, "torch_impl/train.py", "    model.eval()  # layers", "    pass  # layers", "model.eval()"),
     "predict: autograd on": (15, "torch_impl/train.py", "    with torch.inference_mode():  # no graph", "    with torch.enable_grad():  # no graph", "inference_mode()"),
+    "state_dict: loads into a new model": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    type(model)().load_state_dict(torch.load(path, weights_only=True))", "load into the model you were given"),
     "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    model.load_state_dict(torch.load(path, weights_only=False))", "weights_only=True"),
     "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "    torch.save(model.state_dict(), path)", "    torch.save(list(model.parameters()), path)", "model.state_dict()"),
 }  # fmt: skip

@@ -152,7 +152,15 @@ def judge_state_dict(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
     def loaded() -> float:
         want = np.concatenate([req["w"], req["b"]])
-        return expect_close(answer["loaded"], want, "the loaded (weights, bias)", exact=True)
+        got = answer.get("loaded")
+        # The model handed to load_state_dict starts at (-w, -b): still there means nothing
+        # was loaded into it (a new model got the weights), not that a sign was flipped.
+        if isinstance(got, np.ndarray) and got.shape == want.shape and np.array_equal(got, -want):
+            raise Fail(
+                "the model passed in kept its own parameters",
+                hint="load into the model you were given: model.load_state_dict(...)",
+            )
+        return expect_close(got, want, "the loaded (weights, bias)", exact=True)
 
     def loaded_case() -> Case:
         case = judged("loaded back", loaded, answer.get("loaded"))
