@@ -124,6 +124,7 @@ MISTAKES = {
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
     "checkpoint: step count dropped": (10, "checkpoint.py", '"optimizer.step": str(state.step)', '"optimizer.step": "0"', "the loaded state's step is 0"),
+    "data: split rounded": (1, "data.py", "int(train_split * len(X))", "round(train_split * len(X))", "expected 37/13"),
     "data: unseeded noise": (1, "data.py", "noise * rng.standard_normal(y.shape)", "noise * np.random.standard_normal(y.shape)", "the same seed gave different noise"),
     "data: uniform noise": (1, "data.py", "noise * rng.standard_normal(y.shape)", "noise * rng.uniform(-1, 1, y.shape)", "residuals have mean"),
     "chapter: wrong step": (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "arange(0, 1, 0.01)"),

@@ -41,8 +41,10 @@ def build_data(rng: np.random.Generator) -> Plan:
         "dtype": "float64",
     }
     noisy = {**wide, "noise": 0.3, "step": 0.002}  # 500 points: the spread is known to ±0.01
+    # 0.75 of 50 points is 37.5: int() keeps 37 for training, round() would give 38.
+    halfway = {"train_split": 0.75, "dtype": "float64"}
     calls = [{}, line, wide, noisy, {**wide, "seed": seed + 1}, dict(wide), dict(noisy),
-             {**noisy, "seed": seed + 1}]  # fmt: skip
+             {**noisy, "seed": seed + 1}, halfway]  # fmt: skip
     return Plan({"calls": calls}, {"calls": calls})
 
 
@@ -75,13 +77,16 @@ def judge_data(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
     def any_line() -> float:
         s, c = got[1], calls[1]
-        X, y, n = _split_ref(c)
-        if len(s["X_train"]) != n or len(s["X_test"]) != len(X) - n:
-            raise Fail(
-                f"with train_split={c['train_split']} the split is "
-                f"{len(s['X_train'])}/{len(s['X_test'])}, expected {n}/{len(X) - n}",
-                hint="use every argument: start, end, step and train_split",
-            )
+        X, y, _ = _split_ref(c)
+        for mine, call in ((s, c), (got[8], calls[8])):
+            X_all, _, cut = _split_ref(call)
+            if len(mine["X_train"]) != cut or len(mine["X_test"]) != len(X_all) - cut:
+                split = f"{len(mine['X_train'])}/{len(mine['X_test'])}"
+                raise Fail(
+                    f"with train_split={call['train_split']} of {len(X_all)} points the split is "
+                    f"{split}, expected {cut}/{len(X_all) - cut}",
+                    hint="n_train = int(train_split · N), as the course's int(0.8 * len(X))",
+                )
         d = expect_close(np.concatenate([s["X_train"], s["X_test"]]), X, "X")
         try:
             return max(d, expect_close(np.concatenate([s["y_train"], s["y_test"]]), y, "y"))
