@@ -130,6 +130,7 @@ MISTAKES = {
     "chapter: wrong step": (11, "exercise.py", "step=EXERCISE.step", "step=0.02", "arange(0, 1, 0.01)"),
     "chapter: MSE instead of L1": (11, "exercise.py", 'LOSSES["l1"]', 'LOSSES["mse"]', "uses L1 loss"),
     "chapter: hard-coded start": (11, "exercise.py", "        (w0, b0),", "        (np.array([0.3367], np.float32), np.array([0.1288], np.float32)),", "from the start (w0, b0)"),
+    "adam: amsgrad without the max": (12, "optim/adam.py", "            v_max = v if v_max is None else np.maximum(v_max, v)", "            v_max = v", "v falls here, its max does not"),
     "adam: eps inside the root": (12, "optim/adam.py", "denom = np.sqrt(v) / bias_correction2_sqrt + opt.eps", "denom = np.sqrt(v + opt.eps) / bias_correction2_sqrt", "outside the root"),
     "adam: maximize ignored": (12, "optim/adam.py", "        g = -grad if opt.maximize else grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "        g = grad\n        if opt.weight_decay != 0:\n            if opt.decoupled:", "maximize flips"),
     "adam: maximize after L2": (12, "optim/adam.py", "                g = g + opt.weight_decay * theta\n        # torch", "                g = g + (-1 if opt.maximize else 1) * opt.weight_decay * theta\n        # torch", "flip the gradient first"),

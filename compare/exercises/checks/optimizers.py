@@ -139,6 +139,8 @@ ADAM_CASES: dict[str, dict[str, Any]] = {
     "weight decay (L2)": {"weight_decay": 0.1},
     "adamw": {"weight_decay": 0.1, "decoupled": True},
     "amsgrad": {"amsgrad": True},
+    # A short memory (β2 = 0.5) and gradients that fade: v falls, so its running max differs.
+    "amsgrad, fading gradients": {"amsgrad": True, "betas": (0.9, 0.5)},
     "small betas and a large eps": {"betas": (0.3, 0.6), "eps": 0.01},
     "maximize": {"maximize": True},
     "maximize + weight decay (L2)": {"maximize": True, "weight_decay": 0.1},
@@ -149,6 +151,7 @@ ADAM_HINTS = {
     "weight decay (L2)": "Adam adds λ·θ to the gradient before the moments",
     "adamw": "AdamW shrinks θ by (1 - η·λ) first and leaves the gradient alone",
     "amsgrad": "amsgrad divides by the running max of v, kept in the state",
+    "amsgrad, fading gradients": "keep max(v_max, v) across steps: v falls here, its max does not",
     "small betas and a large eps": "use the betas and eps you are given; ε outside the root",
     "maximize": "maximize flips the gradient's sign before anything else",
     "maximize + weight decay (L2)": "flip the gradient first, then add λ·θ",
@@ -161,6 +164,9 @@ def build_adam(rng: np.random.Generator) -> Plan:
     for options in ADAM_CASES.values():
         d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
         theta0, grads = seeded(rng, (d,), dt), [seeded(rng, (d,), dt) for _ in range(5)]
+        if options.get("betas") == (0.9, 0.5):
+            fade = (4, 2, 1, 0.5, 0.25)
+            grads = [g * np.asarray(f, g.dtype) for g, f in zip(grads, fade, strict=True)]
         kwargs = {k: v for k, v in options.items() if k != "decoupled"}
         p = torch.nn.Parameter(as_tensor(theta0))
         cls = torch.optim.AdamW if options.get("decoupled") else torch.optim.Adam
