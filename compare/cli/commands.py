@@ -199,7 +199,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     console.print(breakdown_table(result))
     warning = busy_warning(result)
     if warning is not None:
-        Console(stderr=True).print(warning, style="bold yellow")
+        # One line, however narrow the terminal or the pipe: a wrapped warning reads as three.
+        Console(stderr=True).print(warning, style="bold yellow", soft_wrap=True, markup=False)
     for path in figures:
         print(f"wrote {path}")
     return EXIT_OK
