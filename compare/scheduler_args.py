@@ -13,6 +13,7 @@ from typing import Any
 from compare.optim_args import Pairs, folded
 from manual.schedulers import (
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
     ExponentialLR,
     LinearLR,
     MultiStepLR,
@@ -27,6 +28,7 @@ SCHEDULES: dict[str, type] = {
     "multisteplr": MultiStepLR,
     "exponentiallr": ExponentialLR,
     "cosineannealinglr": CosineAnnealingLR,
+    "cosineannealingwarmrestarts": CosineAnnealingWarmRestarts,
     "linearlr": LinearLR,
     "polynomiallr": PolynomialLR,
     "reducelronplateau": ReduceLROnPlateau,
@@ -34,7 +36,8 @@ SCHEDULES: dict[str, type] = {
 
 
 # Counts of epochs, and the least each may be: a schedule over 0 epochs divides by zero.
-WHOLE = {"step_size": 1, "T_max": 1, "total_iters": 1, "patience": 0, "cooldown": 0}
+WHOLE = {"step_size": 1, "T_max": 1, "T_0": 1, "T_mult": 1, "total_iters": 1, "patience": 0,
+         "cooldown": 0}  # fmt: skip
 
 
 def accepted(name: str) -> list[str]:

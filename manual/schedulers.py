@@ -37,6 +37,13 @@ class CosineAnnealingLR:
 
 
 @dataclass(frozen=True)
+class CosineAnnealingWarmRestarts:
+    T_0: int  # epochs in the first cosine, from the base lr down to eta_min …
+    T_mult: int = 1  # … each later one this many times longer, restarting at the base lr
+    eta_min: float = 0.0  # the lowest lr
+
+
+@dataclass(frozen=True)
 class LinearLR:
     start_factor: float = 1.0 / 3  # the lr starts at base·start_factor …
     end_factor: float = 1.0  # … and reaches base·end_factor …
@@ -49,7 +56,10 @@ class PolynomialLR:
     power: float = 1.0  # the polynomial's degree: 1 is a straight line down
 
 
-Schedule = StepLR | MultiStepLR | ExponentialLR | CosineAnnealingLR | LinearLR | PolynomialLR
+Schedule = (
+    StepLR | MultiStepLR | ExponentialLR | CosineAnnealingLR | CosineAnnealingWarmRestarts
+    | LinearLR | PolynomialLR
+)  # fmt: skip
 
 
 def lr_at(schedule: Schedule, epoch: int, base_lr: float) -> float:
@@ -58,6 +68,7 @@ def lr_at(schedule: Schedule, epoch: int, base_lr: float) -> float:
     StepLR           η·γ^⌊e/step_size⌋          MultiStepLR  η·γ^(milestones passed)
     ExponentialLR    η·γ^e                      LinearLR     η·(s + (f - s)·min(e, T)/T)
     CosineAnnealingLR  η_min + (η - η_min)·(1 + cos(π·e/T_max))/2
+    CosineAnnealingWarmRestarts  the same over t/T_i: t epochs into a cosine T_i = T_0·T_multⁱ long
     PolynomialLR     η·(1 - min(e, T)/T)^power
     """
     s = schedule
@@ -69,6 +80,11 @@ def lr_at(schedule: Schedule, epoch: int, base_lr: float) -> float:
         return base_lr * s.gamma**epoch
     if isinstance(s, CosineAnnealingLR):
         return s.eta_min + (base_lr - s.eta_min) * (1 + math.cos(math.pi * epoch / s.T_max)) / 2
+    if isinstance(s, CosineAnnealingWarmRestarts):  # t: epochs into the current cosine of T
+        t, T = epoch, s.T_0
+        while t >= T:
+            t, T = t - T, T * s.T_mult
+        return s.eta_min + (base_lr - s.eta_min) * (1 + math.cos(math.pi * t / T)) / 2
     if isinstance(s, LinearLR):
         done = min(s.total_iters, epoch) / s.total_iters
         return base_lr * (s.start_factor + (s.end_factor - s.start_factor) * done)

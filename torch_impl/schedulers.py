@@ -14,6 +14,7 @@ SCHEDULERS: dict[str, type] = {
     "multisteplr": lr_scheduler.MultiStepLR,  # ×γ at each milestone
     "exponentiallr": lr_scheduler.ExponentialLR,  # ×γ every epoch
     "cosineannealinglr": lr_scheduler.CosineAnnealingLR,  # half a cosine, down to eta_min
+    "cosineannealingwarmrestarts": lr_scheduler.CosineAnnealingWarmRestarts,  # …, and again
     "linearlr": lr_scheduler.LinearLR,  # a straight line from start_factor to end_factor
     "polynomiallr": lr_scheduler.PolynomialLR,  # (1 - e/T)^power, down to 0
     "reducelronplateau": lr_scheduler.ReduceLROnPlateau,  # ×factor when the test loss stalls

@@ -22,24 +22,29 @@ CASES = {
     "multisteplr": {"milestones": [20, 60, 60], "gamma": 0.3},
     "exponentiallr": {"gamma": 0.98},
     "cosineannealinglr": {"T_max": 50, "eta_min": 1e-4},
+    "cosineannealingwarmrestarts": {"T_0": 20, "T_mult": 2, "eta_min": 1e-4},
     "linearlr": {"start_factor": 0.1, "total_iters": 40},
     "polynomiallr": {"total_iters": 150, "power": 2.0},
     "reducelronplateau": {"patience": 3, "factor": 0.5, "threshold": 1e-3},
 }
-CLOSED = [
+CLOSED = [  # each scheduler, with its options, beside torch's own
     (hand.StepLR(7, 0.5), lr_scheduler.StepLR, {"step_size": 7, "gamma": 0.5}),
     (hand.MultiStepLR((5, 9, 9, 30), 0.3), lr_scheduler.MultiStepLR,
      {"milestones": [5, 9, 9, 30], "gamma": 0.3}),
     (hand.ExponentialLR(0.97), lr_scheduler.ExponentialLR, {"gamma": 0.97}),
     (hand.CosineAnnealingLR(25, 1e-4), lr_scheduler.CosineAnnealingLR,
      {"T_max": 25, "eta_min": 1e-4}),
+    (hand.CosineAnnealingWarmRestarts(10, 1, 1e-4), lr_scheduler.CosineAnnealingWarmRestarts,
+     {"T_0": 10, "T_mult": 1, "eta_min": 1e-4}),
+    (hand.CosineAnnealingWarmRestarts(5, 3), lr_scheduler.CosineAnnealingWarmRestarts,
+     {"T_0": 5, "T_mult": 3}),
     (hand.LinearLR(0.2, 1.0, 12), lr_scheduler.LinearLR,
      {"start_factor": 0.2, "end_factor": 1.0, "total_iters": 12}),
     (hand.PolynomialLR(40, 2.0), lr_scheduler.PolynomialLR, {"total_iters": 40, "power": 2.0}),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("mine", "cls", "kwargs"), CLOSED, ids=[c[1].__name__ for c in CLOSED])
+@pytest.mark.parametrize(("mine", "cls", "kwargs"), CLOSED, ids=[repr(c[0]) for c in CLOSED])
 def test_the_closed_form_is_the_lr_torch_sets_each_epoch(mine, cls, kwargs):
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=0.1)
