@@ -15,10 +15,10 @@ LOSS_NAMES = ("l1", "mse", "huber")
 MODEL_NAMES = ("parameter", "linear")
 DTYPE_NAMES = ("float32", "float64")
 DEVICE_NAMES = ("auto", "cpu", "cuda")
-CLASSIC_OPTIMIZERS = ("sgd", "adam", "adamw")  # the ones with flags of their own (--momentum, …)
-# torch.optim's class names in lower case; the others take --optim-args
-OPTIMIZER_NAMES = (*CLASSIC_OPTIMIZERS, "adagrad", "rmsprop", "adadelta", "adamax", "nadam",
-                   "radam", "asgd", "rprop")  # fmt: skip
+# torch.optim's class names in lower case: sgd, adam and adamw have flags of their own
+# (--momentum, --betas, …); the families after them take --optim-args
+CLASSIC_OPTIMIZERS = tuple(optim_args.CLASSIC)
+OPTIMIZER_NAMES = (*CLASSIC_OPTIMIZERS, *optim_args.FAMILIES)
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
 MAX_SEED = 2**32  # NumPy and torch both take seeds in [0, 2**32)
 MAX_SCHEDULED_EPOCHS = 10_000  # one chunk of experiment.run_both: a schedule spans no chunks
@@ -164,16 +164,13 @@ class RunConfig:
 
     def _fold_optim_args(self) -> None:
         """--optim-args in one sorted form; for SGD and Adam, into the fields they name."""
-        pairs = self.optim_args
-        if isinstance(pairs, dict):
-            pairs = tuple(sorted(pairs.items()))
-        pairs = tuple((str(k), v) for k, v in pairs)
+        pairs = optim_args.as_pairs(self.optim_args)
         if self.optimizer in OPTIMIZER_NAMES:
             message = optim_args.problem(self.optimizer, pairs)
             if message is not None:
                 raise ConfigError(message)
         if self.optimizer in CLASSIC_OPTIMIZERS:
-            for key, value in optim_args.folded(pairs).items():
+            for key, value in pairs:
                 object.__setattr__(self, key, value)
             pairs = ()
         object.__setattr__(self, "optim_args", pairs)
@@ -205,10 +202,7 @@ class RunConfig:
 
     def _check_scheduler(self) -> None:
         """A known scheduler with arguments it takes, stepped once per full-batch epoch."""
-        pairs = self.scheduler_args
-        if isinstance(pairs, dict):
-            pairs = tuple(sorted(pairs.items()))
-        pairs = tuple((str(k), v) for k, v in pairs)
+        pairs = optim_args.as_pairs(self.scheduler_args)
         object.__setattr__(self, "scheduler_args", pairs)
         if self.scheduler is None:
             raise ConfigError("--scheduler-args needs a --scheduler, e.g. --scheduler steplr")

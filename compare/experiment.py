@@ -15,7 +15,7 @@ import manual.train
 import torch_impl.train
 from compare import optim_args, scheduler_args
 from compare.closed_form import least_squares
-from compare.config import RunConfig
+from compare.config import CLASSIC_OPTIMIZERS, RunConfig
 from compare.tolerance import TOLERANCES, Tolerance
 from manual.data import Split, make_line
 from manual.losses import LOSSES
@@ -115,7 +115,7 @@ def initial_model(config: RunConfig, device: torch.device) -> torch.nn.Module:
 
 def optimizer_options(config: RunConfig) -> Optimizer:
     """The optimizer's hyperparameters, shared by both sides (torch's names throughout)."""
-    if config.optimizer not in ("sgd", "adam", "adamw"):
+    if config.optimizer not in CLASSIC_OPTIMIZERS:
         family: Optimizer = optim_args.family_options(
             config.optimizer, config.lr, config.weight_decay, config.maximize, config.optim_args
         )

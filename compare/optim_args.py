@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from manual.optim import FAMILIES, SGD, Adam
 
@@ -49,7 +50,15 @@ def parse_value(text: str) -> Any:  # noqa: ANN401
         raise ValueError(f"{text!r} is not a number, true/false, (a,b) or [a,b]") from None
 
 
-def parse(tokens: list[str] | tuple[str, ...], name: str) -> Pairs:
+def as_pairs(value: object) -> Pairs:
+    """Keyword arguments in one form, whoever wrote them (a dict, the parser, a checkpoint's
+    JSON lists): (key, value) pairs sorted by key, a list value as a tuple."""
+    items: Iterable[Any] = value.items() if isinstance(value, dict) else cast(Iterable[Any], value)
+    pairs = ((str(k), tuple(v) if isinstance(v, list) else v) for k, v in items)
+    return tuple(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def parse(tokens: list[str] | tuple[str, ...]) -> Pairs:
     """KEY=VALUE tokens as sorted (key, value) pairs; ValueError names what was wrong."""
     pairs: dict[str, Any] = {}
     for token in tokens:
@@ -57,7 +66,7 @@ def parse(tokens: list[str] | tuple[str, ...], name: str) -> Pairs:
         if not sep or not key:
             raise ValueError(f"{token!r} is not KEY=VALUE, e.g. alpha=0.9")
         pairs[key.strip()] = parse_value(value)
-    return tuple(sorted(pairs.items()))
+    return as_pairs(pairs)
 
 
 def problem(name: str, pairs: Pairs) -> str | None:
@@ -80,11 +89,6 @@ def problem(name: str, pairs: Pairs) -> str | None:
     return None
 
 
-def folded(pairs: Pairs) -> dict[str, Any]:
-    """The pairs as keyword arguments: lists become tuples, as the dataclasses hold them."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in pairs}
-
-
 def family_options(name: str, lr: float, weight_decay: float, maximize: bool, pairs: Pairs) -> Any:  # noqa: ANN401
     """The hyperparameters of a family beyond SGD and Adam: --lr, --weight-decay and --maximize
     where it has them, then --optim-args, all under torch's names."""
@@ -93,4 +97,4 @@ def family_options(name: str, lr: float, weight_decay: float, maximize: bool, pa
     kwargs: dict[str, Any] = {"lr": lr, "maximize": maximize}
     if "weight_decay" in names:
         kwargs["weight_decay"] = weight_decay
-    return cls(**(kwargs | folded(pairs)))
+    return cls(**(kwargs | dict(pairs)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from compare.optim_args import Pairs, folded
+from compare.optim_args import Pairs
 from manual.schedulers import (
     CosineAnnealingLR,
     CosineAnnealingWarmRestarts,
@@ -72,5 +72,5 @@ def problem(name: str, pairs: Pairs) -> str | None:
 
 
 def schedule_for(name: str, pairs: Pairs) -> Any:  # noqa: ANN401
-    """The hand-written schedule, its tuples (milestones) as tuples."""
-    return SCHEDULES[name](**folded(pairs))
+    """The hand-written schedule for these (as_pairs-normalised) arguments."""
+    return SCHEDULES[name](**dict(pairs))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.config import RunConfig
+from compare.optim_args import as_pairs
 from manual.checkpoint import CheckpointError
 
 FREE = frozenset({"epochs", "device"})  # how long to run now, and where: never shape the path
@@ -34,12 +35,11 @@ def recorded_config(path: Path, metadata: dict[str, str]) -> dict[str, Any] | No
     if "betas" in saved and isinstance(saved["betas"], list):
         saved["betas"] = tuple(saved["betas"])
     for key in ("optim_args", "scheduler_args"):
-        if isinstance(saved.get(key), list):  # JSON's lists, back to RunConfig's pairs
-            saved[key] = tuple(
-                (str(pair[0]), tuple(pair[1]) if isinstance(pair[1], list) else pair[1])
-                for pair in saved[key]
-                if isinstance(pair, list) and len(pair) == 2
-            )
+        if key in saved:  # JSON's lists, back to RunConfig's pairs
+            try:
+                saved[key] = as_pairs(saved[key])
+            except (TypeError, ValueError):
+                raise CheckpointError(f"{path}: metadata config {key} is malformed") from None
     return saved
 
 

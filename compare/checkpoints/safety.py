@@ -22,6 +22,7 @@ import numpy as np
 import safetensors
 import torch
 
+from compare.config import CLASSIC_OPTIMIZERS
 from manual.checkpoint import FORMAT, HISTORY_KEYS, PARAM_NAMES, STATE_KEYS, CheckpointError
 
 LAYOUT_KEYS = frozenset(
@@ -42,7 +43,7 @@ METADATA_CHOICES = {
     "model": ("parameter", "linear"),
     "loss": ("l1", "mse", "huber"),
     "dtype": ("float32", "float64"),
-    "optimizer": ("sgd", "adam", "adamw"),
+    "optimizer": CLASSIC_OPTIMIZERS,  # the families whose state a checkpoint holds
     "optimizer.state": tuple(STATE_KEYS),
 }
 MAX_METADATA = 64  # fields; ours writes about 10

@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from compare import optim_args
-from compare.config import RunConfig
+from compare.config import CLASSIC_OPTIMIZERS, RunConfig
 from compare.files import probe_write
 
 
@@ -21,7 +21,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     values["betas"] = tuple(values["betas"])
     for key in ("optim_args", "scheduler_args"):
         try:
-            values[key] = optim_args.parse(values[key], values["optimizer"])
+            values[key] = optim_args.parse(values[key])
         except ValueError as e:
             raise UserError(f"--{key.replace('_', '-')}: {e}") from None
     return RunConfig(**values)
@@ -75,7 +75,7 @@ def checkpointable(config: RunConfig, flag: str) -> None:
     """Checkpoints hold SGD's and Adam's state today; another family is refused before training."""
     if config.scheduler is not None:
         raise UserError(f"{flag}: checkpoints hold no scheduler state yet; drop --scheduler")
-    if config.optimizer not in ("sgd", "adam", "adamw"):
+    if config.optimizer not in CLASSIC_OPTIMIZERS:
         raise UserError(
             f"{flag}: checkpoints hold SGD and Adam state; {config.optimizer} runs without "
             "--save, --save-dir or --resume"

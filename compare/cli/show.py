@@ -17,6 +17,7 @@ from rich.table import Table
 
 import manual
 import torch_impl
+from compare.config import OPTIMIZER_NAMES
 
 SIDE_BY_SIDE_MIN = 140  # columns below which the two listings are stacked instead
 # topic -> (manual side, torch side); each a list of (file, name), name None for the whole file
@@ -80,9 +81,8 @@ def wrapped(code: str, width: int) -> str:
 
 
 # `show optimizer NAME`: the family's file by hand, beside the step torch.optim itself runs.
-FAMILY_FILES = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "adagrad": "adagrad",
-                "rmsprop": "rmsprop", "adadelta": "adadelta", "adamax": "adamax",
-                "nadam": "nadam", "radam": "radam", "asgd": "asgd", "rprop": "rprop"}  # fmt: skip
+# Both sides name their files after the family; AdamW is Adam's (adam.py, _single_tensor_adam).
+FAMILY_FILES = {name: "adam" if name == "adamw" else name for name in OPTIMIZER_NAMES}
 
 
 def torch_optim_dir() -> Path:
@@ -96,9 +96,8 @@ def torch_optim_dir() -> Path:
 def family_texts(name: str) -> tuple[str, str]:
     """(manual/optim/<family>.py, torch.optim's single-tensor step for it), as they are now."""
     module = FAMILY_FILES[name]
-    step = "adam" if name == "adamw" else name
     mine = listing(_root(manual), [(f"optim/{module}", None)])
-    return mine, source(torch_optim_dir(), step, f"_single_tensor_{step}")
+    return mine, source(torch_optim_dir(), module, f"_single_tensor_{module}")
 
 
 def render(topic: str, console: Console, name: str | None = None) -> None:

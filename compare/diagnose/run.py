@@ -21,14 +21,14 @@ import numpy as np
 import torch
 
 from compare.closed_form import mse_stable_lr
-from compare.config import LOSS_NAMES
+from compare.config import CLASSIC_OPTIMIZERS, LOSS_NAMES
 from compare.diagnose.catalogue import CATALOGUE, SIMULATED, Data, diverged, replay, step_matches
 from compare.sandbox import Limits, run_child
 from manual.gradients import gradients
 from manual.losses import LOSSES
 from manual.optim import SGD, Adam, Optimizer, init_state, step
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = CLASSIC_OPTIMIZERS  # the replay knows SGD and Adam/AdamW
 
 
 class DiagnoseError(ValueError):
