@@ -34,6 +34,8 @@ from compare.exercises.scaffold import ScaffoldError, new_copy
 from compare.experiment import RECORD_ROWS, Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.isolation import IsolationError, use_bwrap
+from compare.notebooks.cells import CellsError
+from compare.notebooks.expect import ExpectError
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
 
@@ -267,17 +269,94 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    """Run a learner's loop and name its mistake: exit 0 correct, 1 a mistake, 2 unusable."""
-    from compare.diagnose.run import Settings, diagnose
+    """Diagnose each file: exit 0 all correct, 1 a mistake, 2 one that cannot run."""
+    from compare.notebooks.expect import load
     from compare.sandbox import Limits
 
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
-    settings = Settings(args.epochs, args.lr, args.loss, args.optimizer)
     if args.plot is not None:
         writable_folder(args.plot, "--plot")
+    expect = load(args.expect) if args.expect else None
     use_bwrap(args.isolation)
-    result = diagnose(args.file, settings, Limits(wall_s=args.timeout, isolation=args.isolation))
+    limits = Limits(wall_s=args.timeout, isolation=args.isolation)
+    if len(args.files) == 1 and train_form(args.files[0]):
+        return diagnose_train_form(args, args.files[0], limits)
+    from compare.notebooks.run import diagnose_notebook
+
+    reports, rows = [], []
+    for path in args.files:
+        if train_form(path):
+            raise UserError(f"{path}: a train() file is diagnosed alone; give it by itself")
+        report = diagnose_notebook(path, expect, limits)
+        reports.append(report)
+        rows.append(report.csv_row())
+        if args.csv is not None:
+            write_rows(args.csv, rows)
+        if not args.json:
+            print("\n".join(report.lines()))
+    if args.plot is not None:
+        from compare import plots
+        from compare.notebooks.figure import notebook_figure
+
+        for report in reports:
+            figure = args.plot / f"{Path(report.file).stem}.png"
+            if report.loops:
+                plots.save_png(notebook_figure(report), figure)
+                if not args.json:
+                    print(f"wrote {figure}")
+    if args.json:
+        payload = [r.as_json() for r in reports]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    return max(r.exit_code() for r in reports)
+
+
+def train_form(path: Path) -> bool:
+    """A .py file that defines train() at its top and never calls it there: the course's
+    train(model, loss_fn, optimizer, …) form. A script that calls its own train(300) is
+    diagnosed as written."""
+    import ast
+
+    if path.suffix != ".py" or not path.is_file():
+        return False
+    try:
+        text = path.read_bytes()
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return b"def train(" in text  # the train() form's own message names the line
+    except OSError:
+        return False
+    defines = any(isinstance(n, ast.FunctionDef) and n.name == "train" for n in tree.body)
+    calls = any(
+        isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "train"
+        for n in tree.body
+        if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        for c in ast.walk(n)
+    )
+    return defines and not calls  # fmt: skip
+
+
+def write_rows(path: Path, rows: list[dict[str, object]]) -> None:
+    """The CSV so far, written whole and atomically after each file."""
+    import csv
+    import io
+
+    from compare.files import atomic_write
+    from compare.notebooks.report import CSV_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buffer.getvalue().encode())
+
+
+def diagnose_train_form(args: argparse.Namespace, path: Path, limits: object) -> int:
+    """The train(model, loss_fn, optimizer, …) form, on the course's data and start."""
+    from compare.diagnose.run import Settings, diagnose
+
+    settings = Settings(args.epochs, args.lr, args.loss, args.optimizer)
+    result = diagnose(path, settings, limits)  # type: ignore[arg-type]
     figure = None
     if args.plot is not None:
         from compare import plots
@@ -312,6 +391,7 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
     except (
         ConfigError, DeviceError, UserError, ScaffoldError, GradeError, DiagnoseError,
+        CellsError, ExpectError,
         IsolationError, *CheckpointErrors,
     ) as e:  # fmt: skip
         print(f"gradcompare: error: {e}", file=sys.stderr)

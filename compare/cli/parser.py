@@ -281,11 +281,16 @@ def build_parser() -> Parser:
         "diagnose", help="run your own torch training loop and name the mistake in it"
     )
     diag.add_argument(
-        "file", type=Path, metavar="FILE.py",
-        help="defines train(model, loss_fn, optimizer, X_train, y_train, X_test, y_test, epochs)"
-        " and optionally build() -> (model, loss_fn, optimizer)",
+        "files", type=Path, nargs="+", metavar="PATH",
+        help="a notebook (.ipynb) or script (.py) as written; or a .py that defines "
+        "train(model, loss_fn, optimizer, X_train, y_train, X_test, y_test, epochs)",
     )  # fmt: skip
-    diag.add_argument("--epochs", type=int, default=100, help="passed to train()")
+    diag.add_argument(
+        "--expect", metavar="SPEC",
+        help="check the settings too: chapter, exercise, or an instructor's FILE.toml",
+    )  # fmt: skip
+    diag.add_argument("--csv", type=Path, metavar="FILE", help="one row per file, for a class")
+    diag.add_argument("--epochs", type=int, default=100, help="train() form: passed to train()")
     diag.add_argument("--lr", type=float, default=0.01, help="the learning rate to check against")
     diag.add_argument(
         "--loss", type=loss_name, choices=LOSS_NAMES, default="l1",

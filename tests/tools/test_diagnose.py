@@ -118,7 +118,10 @@ def test_broken_or_hostile_files_get_one_line_and_exit_2(case, tmp_path, capsys)
     with pytest.raises(DiagnoseError) as raised:
         diagnose(path, limits=TIGHT)
     assert needle in str(raised.value)
-    if case != "endless loop":  # the CLI's limit is the default; the function test covers it
+    if case == "no train":  # the CLI diagnoses it as a script, as written: no loop ran
+        code, out, err = run_cli(capsys, "diagnose", str(path))
+        assert code == 2 and "no optimizer.step() ran" in out and "Traceback" not in err
+    elif case != "endless loop":  # the CLI's limit is the default; the function test covers it
         code, out, err = run_cli(capsys, "diagnose", str(path))
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
         assert "Traceback" not in err and needle in err
