@@ -176,7 +176,9 @@ def device_notes(cells: list[Cell], kinds: dict[str, str]) -> tuple[list[Note], 
     return notes, on_device
 
 
-def mixed_note(model: str | None, data: str | None, on_device: set[str], cell: int) -> Note | None:
+def mixed_note(
+    model: str | None, data: str | None, on_device: set[str], cell: int, line: int | None
+) -> Note | None:
     """device_mixed, when exactly one of the model and its input batch was moved."""
     if model is None or data is None or (model in on_device) == (data in on_device):
         return None
@@ -184,7 +186,7 @@ def mixed_note(model: str | None, data: str | None, on_device: set[str], cell: i
     return Note(
         "device_mixed",
         cell,
-        None,
+        line,
         f"{moved} is moved to the device and {stayed} is not: on a GPU they would meet "
         f"on two devices and fail; move both with .to(device)",
     )

@@ -46,7 +46,7 @@ class NotebookReport:
             {
                 k: v
                 for k, v in loop.items()
-                if k not in ("model_name", "input_name", "trajectory", "loss_values")
+                if k not in ("model_name", "input_name", "trajectory", "loss_values", "forward_at")
             }
             for loop in self.loops
         ]

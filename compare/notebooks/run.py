@@ -85,7 +85,10 @@ def diagnose_notebook(
     loops = [judge(loop, rec) for loop in rec["loops"]]
     notes, on_device = device_notes(cells, rec.get("kinds", {}))
     for loop, verdict in zip(rec["loops"], loops, strict=True):
-        mixed = mixed_note(verdict.model_name, verdict.input_name, on_device, loop["cell"] or 0)
+        cell, line = verdict.forward_at
+        mixed = mixed_note(
+            verdict.model_name, verdict.input_name, on_device, cell or loop["cell"] or 0, line
+        )
         if mixed is not None:
             notes.append(mixed)
         if loop["total_steps"] > MAX_STEPS:

@@ -50,6 +50,7 @@ class LoopVerdict:
     checked_steps: int = 0
     model_name: str | None = None
     input_name: str | None = None
+    forward_at: tuple[int | None, int | None] = (None, None)  # the training forward's cell, line
     trajectory: list[list[float]] = field(default_factory=list)  # [w…, b] after each step
     loss_values: list[float | None] = field(default_factory=list)  # the loss each step used
 
@@ -141,6 +142,7 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
         loss, fwd = losses[i0], forwards[losses[i0]["forward"]]
         X, target = arrays[fwd["input"]], arrays[loss["target"]]
         v.loss, v.reduction, v.input_name = describe(loss, fwd, target)
+        v.forward_at = (fwd["cell"], fwd["line"])
         data_of(v, rec, loop, fwd, loss, X, target)
     if owner is not None and not held & set(info.get("params", [])):
         v.add(

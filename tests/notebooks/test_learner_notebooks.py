@@ -86,6 +86,10 @@ def test_each_notebook_gets_the_verdict_it_was_written_for(name):
     named = {d["id"] for loop in out["loops"] for d in loop["diagnosis"]}
     assert named == mistakes, report.lines()
     assert warnings <= {w["id"] for w in out["warnings"]}, report.lines()
+    device = [w for w in out["warnings"] if w["id"].startswith("device_")]
+    assert all(isinstance(w["cell"], int) and w["line"] for w in device), device
+    if not any(w.startswith("device_") for w in warnings):
+        assert not device, device  # no device warning where the code has none to give
     assert out["exit"] == code, report.lines()
     if error is None:
         assert out["error"] is None, report.lines()

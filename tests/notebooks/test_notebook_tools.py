@@ -155,3 +155,42 @@ def test_a_correct_adam_loop_with_a_steplr_schedule_is_correct():
     out = diagnose_notebook(NOTEBOOKS / "adam_steplr.ipynb").as_json()
     (loop,) = out["loops"]
     assert loop["optimizer"] == "adam" and loop["correct"] and out["exit"] == 0
+
+
+FAMILY_LOOPS = {
+    "SGD": "lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01",
+    "Adam": "lr=0.05, amsgrad=True",
+    "AdamW": "lr=0.05, weight_decay=0.1",
+    "Adagrad": "lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1",
+    "RMSprop": "lr=0.01, alpha=0.9, centered=True, momentum=0.5",
+    "Adadelta": "lr=1.0, rho=0.8",
+    "Adamax": "lr=0.05",
+    "NAdam": "lr=0.05, momentum_decay=0.004",
+    "RAdam": "lr=0.05, decoupled_weight_decay=True, weight_decay=0.01",
+    "ASGD": "lr=0.05, t0=10",
+    "Rprop": "lr=0.01, etas=(0.4, 1.3)",
+}
+
+
+def test_the_diagnosis_replays_every_optimizer_family_by_hand(tmp_path):
+    """One loop per torch.optim family, with its distinctive options, each `correct`; and the
+    same loop with its gradient halved behind the optimizer's back is not."""
+    cells = [
+        "import torch\nX = torch.rand(64, 3)\ny = X @ torch.tensor([[0.3], [-0.2], [0.5]]) + 0.9"
+    ]
+    for name, args in FAMILY_LOOPS.items():
+        cells.append(
+            f"torch.manual_seed(0)\nm = torch.nn.Linear(3, 1)\nopt = torch.optim.{name}(m.parameters(), {args})\n"
+            "for _ in range(60):\n    opt.zero_grad()\n    torch.nn.functional.mse_loss(m(X), y).backward()\n"
+            "    opt.step()"
+        )
+    cells.append(
+        "torch.manual_seed(0)\nm = torch.nn.Linear(3, 1)\nopt = torch.optim.Adam(m.parameters(), lr=0.05)\n"
+        "for _ in range(60):\n    opt.zero_grad()\n    torch.nn.functional.l1_loss(m(X), y).backward()\n"
+        "    for p in m.parameters():\n        p.grad *= 0.5\n    opt.step()"
+    )
+    out = diagnose_notebook(notebook(tmp_path / "families.ipynb", cells)).as_json()
+    verdicts = [(lp["optimizer"], lp["correct"]) for lp in out["loops"]]
+    assert verdicts == [(n.lower(), True) for n in FAMILY_LOOPS] + [("adam", False)], out
+    assert out["loops"][-1]["diagnosis"][0]["id"] == "unknown_step"
+    assert out["loops"][-1]["first_departure"]["epoch"] == 0
