@@ -216,12 +216,13 @@ class RunConfig:
             raise ConfigError(f"--scheduler runs at most {MAX_SCHEDULED_EPOCHS:,} epochs")
         import torch  # torch.optim.lr_scheduler checks each value's range itself
 
-        from torch_impl.schedulers import SCHEDULERS
+        from torch_impl.optim import OPTIMIZERS
 
-        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=self.lr)
-        schedule = scheduler_args.schedule_for(self.scheduler, pairs)
+        # The run's own optimizer family: a cycle that moves the momentum needs one that has it.
+        opt = OPTIMIZERS[self.optimizer]([torch.zeros(1, requires_grad=True)], lr=self.lr)
+        schedule = scheduler_args.schedule_for(self.scheduler, pairs, self.epochs)
         try:
-            SCHEDULERS[self.scheduler](opt, **vars(schedule))
+            scheduler_args.torch_class(self.scheduler)(opt, **vars(schedule))
         except (ValueError, TypeError, ZeroDivisionError) as e:
             raise ConfigError(f"--scheduler-args: {self.scheduler} refuses them: {e}") from None
 

@@ -26,7 +26,6 @@ from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
 from torch_impl.model import MODELS, weight_and_bias
 from torch_impl.optim import OPTIMIZERS
-from torch_impl.schedulers import SCHEDULERS
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def schedule_of(config: RunConfig) -> Schedule | ReduceLROnPlateau | None:
     if config.scheduler is None:
         return None
     schedule: Schedule | ReduceLROnPlateau = scheduler_args.schedule_for(
-        config.scheduler, config.scheduler_args
+        config.scheduler, config.scheduler_args, config.epochs
     )
     return schedule
 
@@ -164,7 +163,7 @@ def make_torch_scheduler(
     schedule = schedule_of(config)
     if schedule is None or config.scheduler is None:
         return None
-    made: LRScheduler = SCHEDULERS[config.scheduler](optimizer, **vars(schedule))
+    made: LRScheduler = scheduler_args.torch_class(config.scheduler)(optimizer, **vars(schedule))
     return made
 
 

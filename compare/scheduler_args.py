@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from compare.optim_args import Pairs
+from manual.cycles import CyclicLR, OneCycleLR
 from manual.schedulers import (
     CosineAnnealingLR,
     CosineAnnealingWarmRestarts,
@@ -32,12 +33,14 @@ SCHEDULES: dict[str, type] = {
     "linearlr": LinearLR,
     "polynomiallr": PolynomialLR,
     "reducelronplateau": ReduceLROnPlateau,
+    "onecyclelr": OneCycleLR,  # manual/cycles.py: the lr and the momentum, cycled
+    "cycliclr": CyclicLR,
 }
 
 
 # Counts of epochs, and the least each may be: a schedule over 0 epochs divides by zero.
 WHOLE = {"step_size": 1, "T_max": 1, "T_0": 1, "T_mult": 1, "total_iters": 1, "patience": 0,
-         "cooldown": 0}  # fmt: skip
+         "cooldown": 0, "total_steps": 1, "step_size_up": 1, "step_size_down": 1}  # fmt: skip
 
 
 def accepted(name: str) -> list[str]:
@@ -71,6 +74,18 @@ def problem(name: str, pairs: Pairs) -> str | None:
     return None
 
 
-def schedule_for(name: str, pairs: Pairs) -> Any:  # noqa: ANN401
-    """The hand-written schedule for these (as_pairs-normalised) arguments."""
-    return SCHEDULES[name](**dict(pairs))
+def schedule_for(name: str, pairs: Pairs, epochs: int | None = None) -> Any:  # noqa: ANN401
+    """The hand-written schedule for these (as_pairs-normalised) arguments; OneCycleLR's
+    cycle is the run's `epochs` long unless total_steps says otherwise."""
+    schedule = SCHEDULES[name](**dict(pairs))
+    if isinstance(schedule, OneCycleLR) and schedule.total_steps is None and epochs is not None:
+        schedule = dataclasses.replace(schedule, total_steps=epochs)
+    return schedule
+
+
+def torch_class(name: str) -> type:
+    """torch.optim.lr_scheduler's class for `name`."""
+    from torch_impl.cycles import CYCLES
+    from torch_impl.schedulers import SCHEDULERS
+
+    return {**SCHEDULERS, **CYCLES}[name]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from manual.cycles import Cycle, CyclicLR, OneCycleLR, cycle_at, schedule_steps
 from manual.gradients import gradients
 from manual.losses import Loss
 from manual.model import forward
@@ -56,7 +57,7 @@ def fit(
     batch_size: int | None = None,
     orders: Sequence[np.ndarray] | None = None,
     on_epoch: Callable[[int], None] | None = None,
-    schedule: Schedule | ReduceLROnPlateau | None = None,
+    schedule: Schedule | ReduceLROnPlateau | Cycle | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
     """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
 
@@ -66,6 +67,10 @@ def fit(
     epoch's lr comes from it, as torch's scheduler.step() after every epoch sets it.
     """
     w, b = params
+    if isinstance(
+        schedule, OneCycleLR | CyclicLR
+    ):  # torch's constructor sets them, before any step
+        opt = cycle_at(schedule, 0, opt, schedule_steps(schedule, epochs))
     state = init_state(opt, (w, b)) if state is None else state
     history = History()
     base_lr = opt.lr
@@ -73,6 +78,8 @@ def fit(
     for epoch in range(epochs):
         if plateau is not None:
             opt = replace(opt, lr=plateau.lr)
+        elif isinstance(schedule, OneCycleLR | CyclicLR):  # the lr and the momentum, cycled
+            opt = cycle_at(schedule, epoch, opt, schedule_steps(schedule, epochs))
         elif schedule is not None and not isinstance(schedule, ReduceLROnPlateau):
             opt = replace(opt, lr=lr_at(schedule, epoch, base_lr))
         order = None if orders is None else orders[epoch]

@@ -287,6 +287,43 @@ NOTEBOOKS: dict[str, list[str]] = {
         "%%time\n" + loop(),
         "display(model_1.state_dict())\nfiles = !ls models\nmodel_1?",
     ],
+    # For grading the exercise (tests/notebooks/test_class_grades.py): each plants a mistake
+    # in one part of the exercise only.
+    "part_data_line": exercise(
+        data=DATA.replace("weight, bias = 0.3, 0.9", "weight, bias = 0.7, 0.3")
+    ),
+    "part_data_points": exercise(
+        data=DATA.replace("torch.arange(0, 1, 0.01)", "torch.arange(0, 1, 0.02)")
+    ),
+    "part_predictions_with_grad": exercise(
+        save=SAVE.replace(
+            "with torch.inference_mode():\n    loaded_preds = loaded_model_1(X_test)\n    y_preds = model_1(X_test)",
+            "loaded_preds = loaded_model_1(X_test)\ny_preds = model_1(X_test)",
+        )
+    ),
+    "part_predictions_missing": exercise(
+        save=SAVE.replace(
+            "    y_preds = model_1(X_test)\nprint(torch.equal(loaded_preds, y_preds))",
+            "print(loaded_preds[:3])",
+        )
+    ),
+    "part_weights_only_off": exercise(
+        save=SAVE.replace(
+            "torch.load(MODEL_SAVE_PATH)", "torch.load(MODEL_SAVE_PATH, weights_only=False)"
+        )
+    ),
+    "part_not_loaded": exercise(
+        save=SAVE.replace("loaded_model_1.load_state_dict(torch.load(MODEL_SAVE_PATH))\n", "")
+    ),
+    "part_saved_untrained": exercise(
+        save=SAVE.replace(
+            "torch.save(obj=model_1.state_dict()",
+            "torch.save(obj=LinearRegressionModelV2().state_dict()",
+        ).replace(
+            "loaded_model_1.load_state_dict(torch.load(MODEL_SAVE_PATH))",
+            "loaded_model_1.load_state_dict(model_1.state_dict())",
+        )
+    ),
 }
 
 

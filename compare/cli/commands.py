@@ -35,7 +35,9 @@ from compare.experiment import RECORD_ROWS, Comparison, run_both
 from compare.gradcheck import check_gradients
 from compare.isolation import IsolationError, use_bwrap
 from compare.notebooks.cells import CellsError
+from compare.notebooks.class_grades import ClassError
 from compare.notebooks.expect import ExpectError
+from compare.notebooks.grading import PointsError
 from compare.report import fmt, history_table, print_header, print_report, side_json, to_json
 from torch_impl.device import DeviceError, resolve_device
 
@@ -221,6 +223,9 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     from compare.exercises import batch, grade, results
     from compare.sandbox import Limits
 
+    if args.action == "grade-notebooks":
+        return grade_notebooks(args)
+
     if args.action == "autograder":
         from compare.exercises.gradescope import autograder_zip
 
@@ -311,6 +316,30 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return max(r.exit_code() for r in reports)
 
 
+def grade_notebooks(args: argparse.Namespace) -> int:
+    """`exercises grade-notebooks SUBS --out grades.csv`: one row per student."""
+    from compare.notebooks.class_grades import grade_class
+    from compare.notebooks.expect import load
+    from compare.notebooks.grading import load_points
+    from compare.sandbox import Limits
+
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UserError(f"--timeout is {args.timeout}; give seconds > 0")
+    if args.jobs < 1:
+        raise UserError(f"--jobs is {args.jobs}; give at least 1")
+    expect, points = load(args.expect), load_points(args.points)
+    if args.gradescope is not None:
+        writable_folder(args.gradescope, "--gradescope", parents=True)
+    use_bwrap(args.isolation)
+    limits = Limits(wall_s=args.timeout, cpu_s=int(args.timeout), isolation=args.isolation)
+    grades = grade_class(args.submissions, args.out, expect, points, args.jobs, limits,
+                         args.gradescope)  # fmt: skip
+    for g in grades:
+        print(f"{g.student}: {g.total:g}/{g.maximum:g}" + (f" ({g.reason})" if g.reason else ""))
+    print(f"wrote {args.out} ({len(grades)} notebooks)")
+    return EXIT_OK
+
+
 def train_form(path: Path) -> bool:
     """A .py file that defines train() at its top and never calls it there: the course's
     train(model, loss_fn, optimizer, …) form. A script that calls its own train(300) is
@@ -391,7 +420,7 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"gradcompare: error: {e}; {diverged_advice(e, args)}", file=sys.stderr)
     except (
         ConfigError, DeviceError, UserError, ScaffoldError, GradeError, DiagnoseError,
-        CellsError, ExpectError,
+        CellsError, ExpectError, PointsError, ClassError,
         IsolationError, *CheckpointErrors,
     ) as e:  # fmt: skip
         print(f"gradcompare: error: {e}", file=sys.stderr)

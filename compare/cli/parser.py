@@ -276,6 +276,27 @@ def build_parser() -> Parser:
         help="keep the rows already in --out (an interrupted batch) and grade the others",
     )  # fmt: skip
     add_grading_flags(grade)
+    books = ex_sub.add_parser(
+        "grade-notebooks",
+        help="grade the chapter's exercise notebook for a class: one .ipynb (or folder) each",
+    )
+    books.add_argument("submissions", type=Path, metavar="SUBS", help="one notebook each")
+    books.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    books.add_argument(
+        "--expect", default="exercise", metavar="SPEC",
+        help="what was asked: exercise (default), chapter, or an instructor's FILE.toml",
+    )  # fmt: skip
+    books.add_argument(
+        "--points", type=Path, help="TOML file with a [parts] table, e.g. training = 40"
+    )
+    books.add_argument(
+        "--gradescope", type=Path, metavar="DIR", help="also write DIR/STUDENT/results.json"
+    )
+    books.add_argument(
+        "--jobs", type=int, default=len(os.sched_getaffinity(0)), help="notebooks at once"
+    )
+    books.add_argument("--timeout", type=float, default=300.0, help="wall-clock seconds each")
+    add_isolation_flag(books)
 
     diag = sub.add_parser(
         "diagnose", help="run your own torch training loop and name the mistake in it"

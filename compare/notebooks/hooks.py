@@ -17,7 +17,6 @@ It judges nothing: compare/notebooks/verdict.py does, in the parent.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
@@ -25,28 +24,15 @@ import torch
 import torch.nn.functional as F
 import torch.utils.data
 
+from compare.notebooks.io_hooks import IORecording, flat, where
+
 MAX_STEPS = 2_000  # steps of each optimizer recorded in full
 MAX_FORWARDS = 20_000  # forward and loss records kept in all
 MAX_FLOATS = 20_000_000  # numbers kept from data batches in all (about 160 MB)
 LOSSES = {"l1_loss": "l1", "mse_loss": "mse", "huber_loss": "huber", "smooth_l1_loss": "smooth_l1"}
 
 
-def where() -> tuple[int | None, int | None]:
-    """(cell, line) of the innermost frame in a notebook cell (`<cell N>`), or (None, None)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if name.startswith("<cell "):
-            return int(name[6:-1]), frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
-    return None, None
-
-
-def flat(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().double().reshape(-1).numpy().copy()
-
-
-class Recorder:
+class Recorder(IORecording):
     """Installs the hooks; `answer()` is the recording, in plain lists and arrays."""
 
     def __init__(self, namespace: dict[str, Any]) -> None:
@@ -72,6 +58,9 @@ class Recorder:
         self.undo: list[Any] = []
         self._current: dict[str, Any] | None = None
         self.generation = self.loss_generation = 0  # records older than these are let go
+        self.saves: list[dict[str, Any]] = []  # torch.save of a dict: the path, the tensors
+        self.loads: list[dict[str, Any]] = []  # torch.load: the path, weights_only as given
+        self.loaded: list[dict[str, Any]] = []  # load_state_dict: the module, its tensors after
         self.passes = 0  # DataLoader passes started: a mini-batch loop's epochs
         self.loader_size = 0
 
@@ -101,6 +90,9 @@ class Recorder:
         self.patch(torch.nn.Module, {"zero_grad": self.wrap_zero(torch.nn.Module.zero_grad)})
         for owner in (torch, torch.random):
             self.patch(owner, {"manual_seed": self.wrap_seed(torch.random.manual_seed, "torch")})
+        self.patch(torch, {"save": self.wrap_save(torch.save), "load": self.wrap_load(torch.load)})
+        real_load_state = torch.nn.Module.load_state_dict
+        self.patch(torch.nn.Module, {"load_state_dict": self.wrap_load_state(real_load_state)})
         loader = torch.utils.data.DataLoader
         self.patch(loader, {"__iter__": self.wrap_loader(loader.__iter__)})
         for name in ("manual_seed", "manual_seed_all"):
@@ -268,17 +260,6 @@ class Recorder:
 
         return zero_grad
 
-    def wrap_loader(self, real: Any) -> Any:
-        def __iter__(loader: Any) -> Any:
-            self.passes += 1
-            try:
-                self.loader_size = len(loader.dataset)
-            except TypeError:  # an iterable dataset has no length
-                self.loader_size = 0
-            return real(loader)
-
-        return __iter__
-
     def wrap_seed(self, real: Any, kind: str) -> Any:
         def manual_seed(seed: Any) -> Any:
             cell, line = where()
@@ -379,4 +360,7 @@ class Recorder:
             "tail": self.pending[-200:],
             "forward_count": self.forward_count,
             "kinds": kinds,
+            "saves": self.saves[:50],
+            "loads": self.loads[:50],
+            "loaded": self.loaded[:50],
         }

@@ -46,7 +46,16 @@ class NotebookReport:
             {
                 k: v
                 for k, v in loop.items()
-                if k not in ("model_name", "input_name", "trajectory", "loss_values", "forward_at")
+                if k
+                not in (
+                    "model_name",
+                    "input_name",
+                    "trajectory",
+                    "loss_values",
+                    "forward_at",
+                    "owner",
+                    "final_named",
+                )
             }
             for loop in self.loops
         ]

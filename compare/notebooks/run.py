@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from compare.notebooks.cells import Cell, CellsError, read_cells
+from compare.notebooks.evidence import gather
 from compare.notebooks.expect import Expect, differences
 from compare.notebooks.hooks import MAX_STEPS
 from compare.notebooks.reading import device_notes, first_assigned, import_unused, mixed_note
 from compare.notebooks.report import NotebookReport
 from compare.notebooks.verdict import judge
-from compare.sandbox import Limits, run_child
+from compare.sandbox import ChildResult, Limits, run_child
 
 PIP_NAMES = {
     "sklearn": "scikit-learn",
@@ -53,8 +54,15 @@ def diagnose_notebook(
             entry="compare.notebooks.child",
             shared=scratch,
         )
+        return analyse(path, cells, child, expect, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def analyse(
+    path: Path, cells: list[Cell], child: ChildResult, expect: Expect | None, scratch: Path
+) -> NotebookReport:
+    """The report from what the child recorded (and the files it left in scratch)."""
     report = NotebookReport(str(path), ran=False, cells=len(cells))
     report.warnings += [
         {"id": "not_run", "cell": c.number, "line": line, "message": text}
@@ -83,6 +91,8 @@ def diagnose_notebook(
     if report.error is not None:
         report.error["hint"] = hint(report.error, cells)
     loops = [judge(loop, rec) for loop in rec["loops"]]
+    for loop, verdict in zip(rec["loops"], loops, strict=True):
+        gather(verdict, loop, rec, scratch)
     notes, on_device = device_notes(cells, rec.get("kinds", {}))
     for loop, verdict in zip(rec["loops"], loops, strict=True):
         cell, line = verdict.forward_at
@@ -106,7 +116,11 @@ def diagnose_notebook(
     if expect is not None:
         report.expect = {
             "spec": expect.name,
-            "differences": [d for v in report.loops for d in differences(expect, v)],
+            "differences": [
+                {**d, "loop": n}
+                for n, v in enumerate(report.loops, start=1)
+                for d in differences(expect, v)
+            ],
         }
     return report
 

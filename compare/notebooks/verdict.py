@@ -49,6 +49,9 @@ class LoopVerdict:
     data: dict[str, Any] = field(default_factory=dict)  # the line the data lie on, the split
     checked_steps: int = 0
     model_name: str | None = None
+    owner: int | None = None  # the trained module's id in the recording
+    final_named: dict[str, list[float]] = field(default_factory=dict)  # tensor name -> values
+    evidence: dict[str, Any] = field(default_factory=dict)  # predictions, save and load
     input_name: str | None = None
     forward_at: tuple[int | None, int | None] = (None, None)  # the training forward's cell, line
     trajectory: list[list[float]] = field(default_factory=list)  # [w…, b] after each step
@@ -119,6 +122,9 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
     names_of = dict(zip(holder.get("params", []), holder.get("param_names", []), strict=False))
     names = [names_of.get(p, f"param{n}") for n, p in enumerate(loop["params"])]
     lay = layout_of(names, loop["shapes"])
+    final_named = {
+        n: [float(x) for x in t] for n, t in zip(names, loop.get("last") or [], strict=False)
+    }
     first = steps[0] if steps else None
     last = loop.get("last") or (first["before"] if first else [])
     hyper0 = first["hyper"][0] if first else {}
@@ -137,6 +143,8 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
         correct=False,
         first_departure=None,
         model_name=info.get("name"),
+        owner=owner,
+        final_named=final_named,
     )
     if i0 is not None:
         loss, fwd = losses[i0], forwards[losses[i0]["forward"]]

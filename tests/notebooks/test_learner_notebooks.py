@@ -69,6 +69,14 @@ EXPECTED: dict[str, tuple[int, set[str], set[str], tuple[str, str] | None, set[s
     "out_of_order": (2, set(), set(), ("NameError", "out of order"), set()),
     "input_prompt": (2, set(), set(), ("NoKeyboard", "input()"), set()),
     "error_after_training": (2, set(), set(), ("NameError", "never defined"), set()),
+    # planted for the class grader: the diagnosis's mechanics are all correct
+    "part_data_line": (1, set(), set(), None, {"line"}),
+    "part_data_points": (1, set(), set(), None, {"points"}),
+    "part_predictions_with_grad": CORRECT,
+    "part_predictions_missing": CORRECT,
+    "part_weights_only_off": CORRECT,
+    "part_not_loaded": CORRECT,
+    "part_saved_untrained": CORRECT,
 }
 
 

@@ -184,6 +184,15 @@ def test_the_diagnosis_replays_every_optimizer_family_by_hand(tmp_path):
             "for _ in range(60):\n    opt.zero_grad()\n    torch.nn.functional.mse_loss(m(X), y).backward()\n"
             "    opt.step()"
         )
+    for sched in ("OneCycleLR(opt, max_lr=0.1, total_steps=60)",
+                  "CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=7)"):  # fmt: skip
+        cells.append(  # the lr and the momentum move every step: each is read from the record
+            "torch.manual_seed(0)\nm = torch.nn.Linear(3, 1)\n"
+            "opt = torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)\n"
+            f"sched = torch.optim.lr_scheduler.{sched}\n"
+            "for _ in range(60):\n    opt.zero_grad()\n    torch.nn.functional.mse_loss(m(X), y).backward()\n"
+            "    opt.step()\n    sched.step()"
+        )
     cells.append(
         "torch.manual_seed(0)\nm = torch.nn.Linear(3, 1)\nopt = torch.optim.Adam(m.parameters(), lr=0.05)\n"
         "for _ in range(60):\n    opt.zero_grad()\n    torch.nn.functional.l1_loss(m(X), y).backward()\n"
@@ -191,6 +200,7 @@ def test_the_diagnosis_replays_every_optimizer_family_by_hand(tmp_path):
     )
     out = diagnose_notebook(notebook(tmp_path / "families.ipynb", cells)).as_json()
     verdicts = [(lp["optimizer"], lp["correct"]) for lp in out["loops"]]
-    assert verdicts == [(n.lower(), True) for n in FAMILY_LOOPS] + [("adam", False)], out
+    cycled = [("sgd", True), ("sgd", True)]
+    assert verdicts == [(n.lower(), True) for n in FAMILY_LOOPS] + cycled + [("adam", False)], out
     assert out["loops"][-1]["diagnosis"][0]["id"] == "unknown_step"
     assert out["loops"][-1]["first_departure"]["epoch"] == 0
