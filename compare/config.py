@@ -222,7 +222,7 @@ class RunConfig:
         opt = OPTIMIZERS[self.optimizer]([torch.zeros(1, requires_grad=True)], lr=self.lr)
         schedule = scheduler_args.schedule_for(self.scheduler, pairs, self.epochs)
         try:
-            scheduler_args.torch_class(self.scheduler)(opt, **vars(schedule))
+            scheduler_args.torch_scheduler(schedule, opt)
         except (ValueError, TypeError, ZeroDivisionError) as e:
             raise ConfigError(f"--scheduler-args: {self.scheduler} refuses them: {e}") from None
 

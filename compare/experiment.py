@@ -163,7 +163,7 @@ def make_torch_scheduler(
     schedule = schedule_of(config)
     if schedule is None or config.scheduler is None:
         return None
-    made: LRScheduler = scheduler_args.torch_class(config.scheduler)(optimizer, **vars(schedule))
+    made: LRScheduler = scheduler_args.torch_scheduler(schedule, optimizer)
     return made
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from manual.compose import ChainedScheduler, Composed, SequentialLR, composed_lr
 from manual.cycles import Cycle, CyclicLR, OneCycleLR, cycle_at, schedule_steps
 from manual.gradients import gradients
 from manual.losses import Loss
@@ -57,7 +58,7 @@ def fit(
     batch_size: int | None = None,
     orders: Sequence[np.ndarray] | None = None,
     on_epoch: Callable[[int], None] | None = None,
-    schedule: Schedule | ReduceLROnPlateau | Cycle | None = None,
+    schedule: Schedule | ReduceLROnPlateau | Cycle | Composed | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
     """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
 
@@ -80,6 +81,8 @@ def fit(
             opt = replace(opt, lr=plateau.lr)
         elif isinstance(schedule, OneCycleLR | CyclicLR):  # the lr and the momentum, cycled
             opt = cycle_at(schedule, epoch, opt, schedule_steps(schedule, epochs))
+        elif isinstance(schedule, SequentialLR | ChainedScheduler):
+            opt = replace(opt, lr=composed_lr(schedule, epoch, base_lr))
         elif schedule is not None and not isinstance(schedule, ReduceLROnPlateau):
             opt = replace(opt, lr=lr_at(schedule, epoch, base_lr))
         order = None if orders is None else orders[epoch]

@@ -204,3 +204,23 @@ def test_the_diagnosis_replays_every_optimizer_family_by_hand(tmp_path):
     assert verdicts == [(n.lower(), True) for n in FAMILY_LOOPS] + cycled + [("adam", False)], out
     assert out["loops"][-1]["diagnosis"][0]["id"] == "unknown_step"
     assert out["loops"][-1]["first_departure"]["epoch"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind", "needle"),
+    [
+        (["import torch", "while True:\n    pass"], "Stopped", "stopped after 3 s"),
+        (["import sys\nsys.exit(3)"], "SystemExit", ""),
+        (["import os\nos._exit(0)"], "Stopped", "ended the process"),
+        (["x = (", "y = 1"], "SyntaxError", ""),
+    ],
+    ids=["endless", "sys.exit", "os._exit", "syntax"],
+)
+def test_a_notebook_that_cannot_finish_is_one_line_with_exit_2(tmp_path, cells, kind, needle):
+    nb = notebook(tmp_path / "bad.ipynb", cells)
+    report = diagnose_notebook(nb, limits=Limits(wall_s=3, cpu_s=3))
+    out = report.as_json()
+    assert out["exit"] == 2 and out["error"]["type"] == kind, out
+    assert needle in out["error"]["message"]
+    line = report.lines()[-1]
+    assert line.startswith("cannot run:") and "\n" not in line

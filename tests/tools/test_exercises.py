@@ -119,6 +119,8 @@ MISTAKES = {
     "sgd: dampening dropped": (8, "optim/sgd.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),
     "sgd: zero-initialised momentum": (8, "optim/sgd.py", "buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g", "buf = opt.momentum * (np.zeros_like(g) if buf is None else buf) + (1 - opt.dampening) * g", "starts as the first gradient, not zero"),
     "sgd: maximize after weight decay": (8, "optim/sgd.py", "    g = -grad if opt.maximize else grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n", "    g = grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n    g = -g if opt.maximize else g\n", "flip the gradient first"),
+    "backward: row for column": (6, "gradients.py", "dw = (X.T @ dpred)[:, 0]", "dw = (dpred.T @ X)[:, 0]", "only its first entry"),
+    "loop: full-set gradient per mini-batch": (9, "train.py", "batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)", "batch_loss, dw, db = gradients(X_train, y_train, w, b, loss)", "whole training set"),
     "loop: sum of batch losses": (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of its batches' losses"),
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),

@@ -89,7 +89,16 @@ def shape_hint(got: np.ndarray, ref: np.ndarray) -> str:
     if got.size == ref.size:
         return f"right numbers, wrong shape: return shape {ref.shape}"
     if got.size == 1 and ref.size > 1:
-        return "a single number where an array is expected: did you sum or average it away?"
+        # A hint names a slip only where its fingerprint matches; else it says what differs.
+        x = float(got.reshape(-1)[0])
+        if np.isclose(x, float(ref.reshape(-1)[0]), rtol=1e-6, atol=0):
+            return (f"only its first entry: a row taken for a column? keep all {ref.size}, "
+                    "e.g. (Xᵀ·dpred)[:, 0] is (d,), (dpredᵀ·X)[:, 0] is one number")  # fmt: skip
+        if np.isclose(x, float(ref.sum()), rtol=1e-6) or np.isclose(
+            x, float(ref.mean()), rtol=1e-6
+        ):
+            return "the array's sum or mean, where the array itself is expected"
+        return f"one number where shape {ref.shape} is expected"
     return f"expected {ref.shape}: check which axis you reduce over, and keep (N, 1) columns"
 
 
