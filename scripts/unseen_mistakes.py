@@ -73,7 +73,9 @@ def main() -> int:
     caught = {name: all(failed for n, failed in results if n == name) for name in UNSEEN}
     for name, ok in caught.items():
         print(f"{'caught' if ok else 'MISSED'}  task {UNSEEN[name][0]:>2}  {name}")
-    print(f"{sum(caught.values())} of {len(caught)} unseen mistakes caught on all {args.seeds} seeds")
+    print(
+        f"{sum(caught.values())} of {len(caught)} unseen mistakes caught on all {args.seeds} seeds"
+    )
     return 0
 
 
