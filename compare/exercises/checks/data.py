@@ -39,8 +39,14 @@ def build_data(rng: np.random.Generator) -> Plan:
         "features": k,
         "seed": seed,
         "dtype": "float64",
+        # The extra features are drawn over [start, end) too: a range far from [0, 1), so a
+        # draw that ignores it is told apart on every seed.
+        "start": round(float(rng.uniform(-3, -1)), 2),
+        "end": round(float(rng.uniform(2, 4)), 2),
+        "step": 0.03,  # at least 100 rows (the range is at least 3)
     }
-    noisy = {**wide, "noise": 0.3, "step": 0.002}  # 500 points: the spread is known to ±0.01
+    # 500 points on [0, 1): the spread is known to ±0.01
+    noisy = {**wide, "noise": 0.3, "step": 0.002, "start": 0.0, "end": 1.0}
     # 0.75 of 50 points is 37.5: int() keeps 37 for training, round() would give 38.
     halfway = {"train_split": 0.75, "dtype": "float64"}
     calls = [{}, line, wide, noisy, {**wide, "seed": seed + 1}, dict(wide), dict(noisy),
@@ -100,6 +106,18 @@ def judge_data(answer: dict[str, Any], plan: Plan) -> list[Case]:
         k = c["features"]
         if X.ndim != 2 or X.shape[1] != k:
             raise Fail(f"with features={k}, X has shape {X.shape}", hint="one column per feature")
+        lo, hi = c["start"], c["end"]
+        extra = X[:, 1:]
+        # Uniform on [start, end): with N ≥ 100 rows, a fifth of the range at either end stays
+        # empty with probability 0.8^100 ≈ 2e-10 per column; a range taken as [0, 1) is
+        # outside it or leaves an end empty.
+        margin = 0.2 * (hi - lo)
+        if extra.size and not (extra.min() >= lo and extra.max() < hi
+                               and np.all(extra.min(axis=0) < lo + margin)
+                               and np.all(extra.max(axis=0) > hi - margin)):  # fmt: skip
+            raise Fail(f"the extra features span [{extra.min():.3g}, {extra.max():.3g}], "
+                       f"not [start, end) = [{lo}, {hi})",
+                       hint="draw the extra columns uniformly over [start, end)")  # fmt: skip
         j = np.arange(k)
         w_true = c["weight"] * (-1.0) ** j / (j + 1)
         y = np.concatenate([s["y_train"], s["y_test"]])

@@ -46,15 +46,22 @@ def judge_forward(answer: dict[str, Any], plan: Plan) -> list[Case]:
 # ---------------------------------------------------------------------- tasks 3-5: dL/dŷ
 
 
-def _loss_inputs(rng: np.random.Generator, loss: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    calls = []
-    for n, _, dt in drawn_shapes(rng):
+def _loss_inputs(rng: np.random.Generator, loss: str) -> list[tuple[np.ndarray, ...]]:
+    """(ŷ, y) per call, and for Huber a δ drawn over (0.2, 3) after the default's own call."""
+    calls: list[tuple[np.ndarray, ...]] = []
+    for i, (n, _, dt) in enumerate(drawn_shapes(rng)):
         pred, target = seeded(rng, (n, 1), dt), seeded(rng, (n, 1), dt)
         if loss == "l1":
             target[[0, n // 2]] = pred[[0, n // 2]]  # r = 0 exactly: torch's subgradient is 0
+            # tiny residuals of either sign: their slope is still ±1/N, however small r is
+            target[1] = pred[1] * (1 + np.asarray(2e-4, dtype=dt))
+            target[-1] = pred[-1] * (1 - np.asarray(3e-4, dtype=dt))
         if loss == "huber":
-            target[0] = pred[0] - 1.0  # exactly on the edge |r| = δ
-            target[1] = pred[1] + 3.0  # far outside
+            delta = 1.0 if i == 0 else float(rng.uniform(0.2, 3.0))
+            target[0] = pred[0] - np.asarray(delta, dtype=dt)  # on the edge |r| = δ
+            target[1] = pred[1] + np.asarray(3 * delta, dtype=dt)  # far outside
+            calls.append((pred, target, np.asarray(delta)))
+            continue
         calls.append((pred, target))
     return calls
 
@@ -63,9 +70,11 @@ def build_loss(loss: str, fn: str) -> Callable[[np.random.Generator], Plan]:
     def build(rng: np.random.Generator) -> Plan:
         calls = _loss_inputs(rng, loss)
         refs = []
-        for pred, target in calls:
+        for pred, target, *delta in calls:
             p = as_tensor(pred, grad=True)
-            TORCH_LOSSES[loss]()(p, as_tensor(target)).backward()
+            made = TORCH_LOSSES[loss]
+            fn_ = made(delta=float(delta[0])) if delta else made()  # type: ignore[call-arg]
+            fn_(p, as_tensor(target)).backward()
             refs.append(p.grad.numpy())  # type: ignore[union-attr]
         return Plan(
             {"function": fn, "calls": calls},
