@@ -107,7 +107,7 @@ def test_a_schedule_off_by_one_epoch_is_caught(monkeypatch):
         ({"scheduler": "reducelronplateau", "scheduler_args": {"mode": "up"}}, "refuses them"),
         ({"scheduler": "linearlr", "batch_size": 8}, "drop --batch-size"),
         ({"scheduler": "linearlr", "epochs": MAX_SCHEDULED_EPOCHS + 1}, "at most 10,000 epochs"),
-        ({"scheduler": "sequentiallr"}, "choose one of steplr"),
+        ({"scheduler": "lambdalr"}, "choose one of steplr"),
         ({"scheduler": "onecyclelr"}, "needs --scheduler-args max_lr="),
         (
             {"scheduler": "onecyclelr", "optimizer": "adagrad", "scheduler_args": {"max_lr": 0.1}},
