@@ -75,7 +75,8 @@ def probe_forward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
 
 def probe_loss_grad(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     fn = getattr(student(folder, "losses"), req["function"])
-    return {"calls": each(folder, req["calls"], lambda c: arr(fn(*c)))}
+    outputs = each(folder, req["calls"], lambda c: arr(fn(*c)))
+    return {"calls": outputs, "inputs": req["calls"]}  # as the calls left them
 
 
 def probe_backward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,8 @@ def probe_backward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
 
 def probe_sgd_update(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     optim = student(folder, "optim")
-    return {"calls": each(folder, req["calls"], lambda c: arr(optim.sgd_update(*c)))}
+    outputs = each(folder, req["calls"], lambda c: arr(optim.sgd_update(*c)))
+    return {"calls": outputs, "inputs": req["calls"]}  # as the calls left them
 
 
 def probe_sgd_direction(folder: str, req: dict[str, Any]) -> dict[str, Any]:

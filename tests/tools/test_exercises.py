@@ -117,6 +117,8 @@ MISTAKES = {
     "backward: db as a mean": (6, "gradients.py", "db = dpred.sum(axis=0)", "db = dpred.mean(axis=0)", "factor of 1/N"),
     "backward: dw / N": (6, "gradients.py", "dw = (X.T @ dpred)[:, 0]", "dw = (X.T @ dpred)[:, 0] / len(X)", "factor of 1/N"),
     "backward: by torch autograd": (6, "gradients.py", "    dw = (X.T @ dpred)[:, 0]\n    db = dpred.sum(axis=0)", "    import torch\n\n    Xt = torch.tensor(X)\n    w = torch.zeros(X.shape[1], dtype=Xt.dtype, requires_grad=True)\n    b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)\n    (Xt @ w[:, None] + b).backward(torch.tensor(dpred))\n    dw, db = w.grad.numpy(), b.grad.numpy()", "may not import torch"),
+    "sgd_update: in place": (7, "optim/sgd.py", "    return theta - lr * direction", "    theta -= lr * direction\n    return theta", "overwrote its argument θ"),
+    "mse: resid written into pred": (3, "losses.py", "    resid = pred - target\n    # d(r²)/dr = 2r", "    resid = np.subtract(pred, target, out=pred)\n    # d(r²)/dr = 2r", "overwrote its argument ŷ"),
     "sgd_update: wrong sign": (7, "optim/sgd.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
     "sgd_update: missing return": (7, "optim/sgd.py", "    return theta - lr * direction", "    theta - lr * direction", "returned None"),
     "sgd: dampening dropped": (8, "optim/sgd.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),

@@ -205,6 +205,44 @@ def drawn_shapes(rng: np.random.Generator) -> list[tuple[int, int, str]]:
     ]
 
 
+def overwritten(sent: list[Any], answer: Any, names: tuple[str, ...]) -> list[str | None]:
+    """Per call, the first argument the student's function changed in place, or None.
+
+    The child sends back the arguments as its calls left them; the grader compares them
+    with what it sent, which it kept.
+    """
+    after = answer.get("inputs") if isinstance(answer, dict) else None
+    out: list[str | None] = []
+    for i, call in enumerate(sent):
+        got = after[i] if isinstance(after, list) and i < len(after) else None
+        changed = None
+        for j, arg in enumerate(call):
+            if isinstance(arg, np.ndarray):
+                now = got[j] if isinstance(got, list | tuple) and j < len(got) else None
+                kept = (
+                    isinstance(now, np.ndarray)
+                    and now.shape == arg.shape
+                    and np.array_equal(now, arg, equal_nan=True)
+                )
+                if not kept:
+                    changed = names[j] if j < len(names) else f"argument {j + 1}"
+                    break
+        out.append(changed)
+    return out
+
+
+def fail_overwrites(
+    cases: list[Case], sent: list[Any], answer: Any, names: tuple[str, ...]
+) -> None:
+    """A case whose call overwrote its caller's array fails, whatever it returned."""
+    for case, name in zip(cases, overwritten(sent, answer, names), strict=False):
+        if name is not None:
+            case.passed = False
+            case.message = f"overwrote its argument {name}"
+            case.hint = (f"leave the caller's {name} as it was: compute a new array "
+                         "(no -=, += or out= on an argument)")  # fmt: skip
+
+
 def cases_each(
     names: list[str], got: list[Any], refs: list[Any], dts: list[str], what: str
 ) -> list[Case]:

@@ -18,6 +18,7 @@ from compare.exercises.checks.common import (
     cases_each,
     drawn_shapes,
     expect_close,
+    fail_overwrites,
     judged,
     seeded,
 )
@@ -104,6 +105,7 @@ def judge_loss(answer: dict[str, Any], plan: Plan) -> list[Case]:
         if loss == "l1" and mine.shape == r.shape and np.any(mine[r == 0] != 0):
             case.hint = "sign(0) must be 0, as torch's subgradient of |r| at r = 0"
         case.hint = case.hint or LOSS_HINTS[loss]
+    fail_overwrites(cases, plan.request["calls"], answer, ("ŷ", "y", "δ"))
     return cases
 
 

@@ -17,6 +17,7 @@ from compare.exercises.checks.common import (
     cases_each,
     drawn_shapes,
     expect_close,
+    fail_overwrites,
     judged,
     keeps_hint,
     seeded,
@@ -50,6 +51,7 @@ def judge_sgd_update(answer: dict[str, Any], plan: Plan) -> list[Case]:
     for c in cases:
         if not c.passed:
             c.hint = c.hint or "θ_new = θ - η·d: mind the sign, and scale by the learning rate"
+    fail_overwrites(cases, plan.request["calls"], answer, ("θ", "d", "lr"))
     return cases
 
 
