@@ -110,7 +110,8 @@ def probe_sgd_direction(folder: str, req: dict[str, Any]) -> dict[str, Any]:
             steps.append({"direction": arr(direction), "buffer": arr(buf)})
         return steps
 
-    return {"cases": each(folder, req["cases"], one)}
+    outputs = each(folder, req["cases"], one)  # then θ and grad as the calls left them:
+    return {"cases": outputs, "inputs": [[*c["thetas"], *c["grads"]] for c in req["cases"]]}
 
 
 def _history(h: Any) -> dict[str, Any]:

@@ -121,6 +121,7 @@ MISTAKES = {
     "mse: resid written into pred": (3, "losses.py", "    resid = pred - target\n    # d(r²)/dr = 2r", "    resid = np.subtract(pred, target, out=pred)\n    # d(r²)/dr = 2r", "overwrote its argument ŷ"),
     "sgd_update: wrong sign": (7, "optim/sgd.py", "return theta - lr * direction", "return theta + lr * direction", "sign"),
     "sgd_update: missing return": (7, "optim/sgd.py", "    return theta - lr * direction", "    theta - lr * direction", "returned None"),
+    "sgd: weight decay added in place": (8, "optim/sgd.py", "        g = g + opt.weight_decay * theta\n    if opt.momentum", "        g += opt.weight_decay * theta\n    if opt.momentum", "overwrote its argument grad"),
     "sgd: dampening dropped": (8, "optim/sgd.py", "opt.momentum * buf + (1 - opt.dampening) * g", "opt.momentum * buf + g", "dampening scales"),
     "sgd: zero-initialised momentum": (8, "optim/sgd.py", "buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g", "buf = opt.momentum * (np.zeros_like(g) if buf is None else buf) + (1 - opt.dampening) * g", "starts as the first gradient, not zero"),
     "sgd: maximize after weight decay": (8, "optim/sgd.py", "    g = -grad if opt.maximize else grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n", "    g = grad\n    if opt.weight_decay != 0:\n        g = g + opt.weight_decay * theta\n    g = -g if opt.maximize else g\n", "flip the gradient first"),

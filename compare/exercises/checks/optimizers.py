@@ -131,6 +131,8 @@ def judge_sgd_direction(answer: dict[str, Any], plan: Plan) -> list[Case]:
                 ):
                     case.hint = ZERO_START
         out.append(case)
+    sent = [[*c["thetas"], *c["grads"]] for c in plan.request["cases"]]
+    fail_overwrites(out, sent, answer, ("θ",) * STEPS + ("grad",) * STEPS)
     return out
 
 
