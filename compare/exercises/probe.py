@@ -129,7 +129,7 @@ def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         opt = opt_cls(**case["options"])
         loss = StandInLoss(case["loss"])
         args = [case[k] for k in ("X_train", "y_train", "X_test", "y_test")]
-        start = (case["w0"].copy(), case["b0"].copy())
+        start = case["_start"] = (case["w0"].copy(), case["b0"].copy())
         kwargs = {"batch_size": case["batch_size"], "orders": case["orders"]}
         first = case["resume_after"]
         if first:
@@ -152,7 +152,10 @@ def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
             (w, b), state, h = train.fit(*args, start, loss, opt, case["epochs"], None, **kwargs)
         return {"weight": arr(w), "bias": arr(b), "history": _history(h)}
 
-    return {"cases": each(folder, req["cases"], one)}
+    outputs = each(folder, req["cases"], one)  # then the data and the start as fit left them:
+    keys = ("X_train", "y_train", "X_test", "y_test")
+    left = [[*(c[k] for k in keys), *c.get("_start", (None, None))] for c in req["cases"]]
+    return {"cases": outputs, "inputs": left}
 
 
 def probe_checkpoint(folder: str, req: dict[str, Any]) -> dict[str, Any]:

@@ -128,6 +128,7 @@ MISTAKES = {
     "backward: row for column": (6, "gradients.py", "dw = (X.T @ dpred)[:, 0]", "dw = (dpred.T @ X)[:, 0]", "only its first entry"),
     "loop: full-set gradient per mini-batch": (9, "train.py", "batch_loss, dw, db = gradients(X_train[rows], y_train[rows], w, b, loss)", "batch_loss, dw, db = gradients(X_train, y_train, w, b, loss)", "whole training set"),
     "loop: sum of batch losses": (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of its batches' losses"),
+    "loop: the caller's start updated in place": (9, "train.py", "            (w, b), state = step((w, b), (dw, db), state, opt)", "            (w_new, b_new), state = step((w, b), (dw, db), state, opt)\n            w[...], b[...] = w_new, b_new", "overwrote its argument w"),
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),

@@ -16,6 +16,7 @@ from compare.exercises.checks.common import (
     answer_cases,
     as_tensor,
     expect_close,
+    fail_overwrites,
     judged,
     keeps_hint,
     seeded,
@@ -148,6 +149,9 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
             elif name == "mini-batches that do not divide N" and "train_loss" in case.message:
                 case.hint = "the epoch's train loss is the mean of its batches' losses"
         out.append(case)
+    keys = ("X_train", "y_train", "X_test", "y_test", "w0", "b0")
+    sent = [[c[k] for k in keys] for c in cases]
+    fail_overwrites(out, sent, answer, ("X_train", "y_train", "X_test", "y_test", "w", "b"))
     return out
 
 
