@@ -176,6 +176,17 @@ def probe_checkpoint(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         "step": arr(getattr(loaded.state, "step", None)),
         "history": _history(loaded.history),
     }
+    a, keys = req["adam"], ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    try:  # a case of its own: its error fails it alone
+        adam = optim.AdamState(*(list(a[k]) for k in keys), step=a["step"])
+        ck.save(Path(a["path"]), req["weight"], req["bias"], adam, history, dict(req["metadata"]))
+        back = ck.load(Path(a["path"])).state
+        out["adam"] = {k: [arr(x) for x in getattr(back, k, None) or []] for k in keys}
+        out["adam"]["step"] = arr(getattr(back, "step", None))
+    except (NotImplementedError, SystemExit, ImportError, SyntaxError):
+        raise
+    except Exception as e:
+        out["adam"] = {"__error__": error_of(e, folder)}
     data = path.read_bytes()
     broken = path.with_name("truncated.safetensors")
     broken.write_bytes(data[: len(data) // 2])

@@ -131,6 +131,7 @@ MISTAKES = {
     "loop: the caller's start updated in place": (9, "train.py", "            (w, b), state = step((w, b), (dw, db), state, opt)", "            (w_new, b_new), state = step((w, b), (dw, db), state, opt)\n            w[...], b[...] = w_new, b_new", "overwrote its argument w"),
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
+    "checkpoint: an Adam state saved as SGD's": (10, "checkpoint.py", '    family = "adam" if isinstance(state, AdamState) else "sgd"', '    family = "sgd"', "an Adam state, saved and loaded"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
     "checkpoint: step count dropped": (10, "checkpoint.py", '"optimizer.step": str(state.step)', '"optimizer.step": "0"', "the loaded state's step is 0"),
     "data: split rounded": (1, "data.py", "int(train_split * len(X))", "round(train_split * len(X))", "expected 37/13"),

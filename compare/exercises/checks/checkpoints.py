@@ -43,8 +43,20 @@ def build_checkpoint(rng: np.random.Generator) -> Plan:
         "step": int(rng.integers(1, 100)),
         "history": history,
         "metadata": {"loss": "l1"},
+        # An Adam state too (amsgrad's max included), saved to a file of its own: a layout
+        # that only ever wrote SGD's buffers passed before.
+        "adam": {
+            "path": str(Path(folder.name) / "adam.safetensors"),
+            "exp_avg": [seeded(rng, (d,), dt), seeded(rng, (1,), dt)],
+            "exp_avg_sq": [np.abs(seeded(rng, (d,), dt)), np.abs(seeded(rng, (1,), dt))],
+            "max_exp_avg_sq": [np.abs(seeded(rng, (d,), dt)), np.abs(seeded(rng, (1,), dt))],
+            "step": int(rng.integers(1, 100)),
+        },
     }
     return Plan(request, {"request": request}, folder.cleanup, Path(folder.name))
+
+
+ADAM_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
@@ -92,6 +104,43 @@ def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
             )
         return worst
 
+    def adam() -> float:
+        a = req["adam"]
+        try:
+            with safetensors.safe_open(a["path"], framework="numpy") as f:  # not the student's
+                raw = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+                meta = f.metadata() or {}
+        except Exception as e:
+            raise Fail(f"the Adam checkpoint is not valid safetensors ({str(e)[:80]})") from None
+        if meta.get("optimizer.state") != "adam" or meta.get("optimizer.step") != str(a["step"]):
+            raise Fail(
+                f"an Adam state saved as optimizer.state={meta.get('optimizer.state')!r}, "
+                f"optimizer.step={meta.get('optimizer.step')!r}",
+                hint="save an AdamState's exp_avg, exp_avg_sq and max_exp_avg_sq, and mark "
+                "the file optimizer.state=adam",
+            )
+        worst = 0.0
+        reported = answer.get("adam")
+        got: dict[str, Any] = reported if isinstance(reported, dict) else {}
+        for key in ADAM_KEYS:
+            for i, name in enumerate(("weight", "bias")):
+                tensor = f"optimizer.{key}.{name}"
+                if tensor not in raw:
+                    raise Fail(f"the Adam checkpoint has no tensor {tensor!r}")
+                worst = max(
+                    worst, expect_close(raw[tensor], a[key][i], f"saved {tensor}", exact=True)
+                )
+                mine = got.get(key)
+                mine = mine[i] if isinstance(mine, list) and i < len(mine) else None
+                worst = max(
+                    worst, expect_close(mine, a[key][i], f"loaded {key} of {name}", exact=True)
+                )
+        if got.get("step") is None or int(np.asarray(got["step"])) != a["step"]:
+            raise Fail(
+                f"the loaded Adam state's step is {got.get('step')}, the saved one {a['step']}"
+            )
+        return worst
+
     def truncated() -> float:
         if answer.get("truncated") != "CheckpointError":
             raise Fail(
@@ -103,6 +152,7 @@ def judge_checkpoint(answer: dict[str, Any], plan: Plan) -> list[Case]:
     return [
         judged("saved layout", saved),
         judged("loads back", loaded),
+        judged("an Adam state, saved and loaded", adam, answer.get("adam")),
         judged("a truncated file", truncated),
     ]
 
