@@ -96,7 +96,7 @@ def grade_class(subs: Path, out: Path, expect: Expect, points: dict[str, float],
     def one(entry: tuple[str, Path | None, str]) -> None:
         student, notebook, why = entry
         g = grade_one(student, notebook, why, expect, points, limits)
-        feedback(subs, student, notebook, g)
+        feedback(subs, student, g)
         if gradescope is not None:
             with contextlib.suppress(OSError):
                 (gradescope / student).mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def write_rows(out: Path, grades: dict[str, NotebookGrade]) -> None:
     atomic_write(out, buffer.getvalue().encode())
 
 
-def feedback(subs: Path, student: str, notebook: Path | None, g: NotebookGrade) -> None:
+def feedback(subs: Path, student: str, g: NotebookGrade) -> None:
     folder = subs / student
     path = folder / "feedback.txt" if folder.is_dir() else subs / f"{student}.feedback.txt"
     with contextlib.suppress(OSError):  # a read-only class folder still gets its CSV

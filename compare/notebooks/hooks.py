@@ -55,7 +55,6 @@ class Recorder(IORecording):
         self.kept: list[torch.Tensor] = []
         self.floats = 0
         self.forward_count = 0
-        self.undo: list[Any] = []
         self._current: dict[str, Any] | None = None
         self.generation = self.loss_generation = 0  # records older than these are let go
         self.saves: list[dict[str, Any]] = []  # torch.save of a dict: the path, the tensors
@@ -69,12 +68,11 @@ class Recorder(IORecording):
         from torch.nn.modules import module as M
         from torch.optim import optimizer as O
 
-        self.undo += [
-            M.register_module_forward_hook(self.on_forward),
-            M.register_module_parameter_registration_hook(self.on_parameter),
-            O.register_optimizer_step_pre_hook(self.on_step_pre),
-            O.register_optimizer_step_post_hook(self.on_step_post),
-        ]
+        # For the child's whole life: it ends when the notebook does, so nothing is removed.
+        M.register_module_forward_hook(self.on_forward)
+        M.register_module_parameter_registration_hook(self.on_parameter)
+        O.register_optimizer_step_pre_hook(self.on_step_pre)
+        O.register_optimizer_step_post_hook(self.on_step_post)
         self.patch(F, {name: self.loss_wrapper(name) for name in LOSSES})
         self.patch(
             torch.Tensor,

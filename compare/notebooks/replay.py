@@ -20,7 +20,7 @@ import numpy as np
 
 from compare.optim_args import CLASSIC, options_class
 from manual.gradients import backward
-from manual.losses import LOSSES
+from manual.losses import LOSSES, huber_grad
 from manual.optim import FAMILIES, Optimizer, init_state, step
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -73,11 +73,7 @@ def dpred(
         and kind in ("l1", "mse", "huber")
         and reduction in ("mean", "sum")
     ):
-        loss = LOSSES[kind]
-        d = loss.grad(pred, target) if kind != "huber" else LOSSES["huber"].grad(pred, target)
-        if kind == "huber" and delta != 1.0:
-            r = pred - target
-            d = np.where(np.abs(r) <= delta, r, delta * np.sign(r)) / r.size
+        d = huber_grad(pred, target, delta) if kind == "huber" else LOSSES[kind].grad(pred, target)
         return d * (pred.size if reduction == "sum" else 1)
     r = pred - target  # (N, 1) against (N,) is (N, N): every ŷ_i against every y_j
     if kind == "l1":

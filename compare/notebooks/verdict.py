@@ -68,7 +68,7 @@ def wb(theta: list[np.ndarray], lay: Layout) -> dict[str, Any]:
     return {"weight": w, "bias": float(theta[lay.bias][0]) if lay.bias is not None else None}
 
 
-def train_loss(rec: dict[str, Any], events: list[list[Any]]) -> int | None:
+def train_loss(events: list[list[Any]]) -> int | None:
     """The loss this step's backward() ran on (the last one before the step)."""
     for kind, i in reversed(events):
         if kind == "backward" and i >= 0:
@@ -78,12 +78,11 @@ def train_loss(rec: dict[str, Any], events: list[list[Any]]) -> int | None:
 
 def order_finding(events: list[list[Any]], rec: dict[str, Any], owner: int | None) -> str | None:
     """What the order of this step's calls proves: zero_grad after backward, step before it."""
-    kinds = [(k, i) for k, i in events]
-    backs = [n for n, (k, _) in enumerate(kinds) if k == "backward"]
-    zeros = [n for n, (k, _) in enumerate(kinds) if k == "zero_grad"]
+    backs = [n for n, (k, _) in enumerate(events) if k == "backward"]
+    zeros = [n for n, (k, _) in enumerate(events) if k == "zero_grad"]
     trains = [
         n
-        for n, (k, i) in enumerate(kinds)
+        for n, (k, i) in enumerate(events)
         if k == "forward" and rec["forwards"][i]["grad"] and rec["forwards"][i]["module"] == owner
     ]
     if trains and (not backs or backs[-1] < trains[-1]):
@@ -93,10 +92,10 @@ def order_finding(events: list[list[Any]], rec: dict[str, Any], owner: int | Non
     return None
 
 
-def first_loss(rec: dict[str, Any], steps: list[dict[str, Any]]) -> int | None:
+def first_loss(steps: list[dict[str, Any]]) -> int | None:
     """The loss the loop trains on: the first one a backward() ran on, else the first computed."""
     for s in steps:
-        i = train_loss(rec, s["events"])
+        i = train_loss(s["events"])
         if i is not None:
             return i
     for s in steps:
@@ -116,7 +115,7 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
         (info for info in modules.values() if set(info["params"]) == held), {}
     )
     # The trained module: the one whose output fed this loop's loss.
-    i0 = first_loss(rec, steps)
+    i0 = first_loss(steps)
     owner = forwards[losses[i0]["forward"]]["module"] if i0 is not None else None
     info = modules.get(str(owner), holder) if owner is not None else holder
     names_of = dict(zip(holder.get("params", []), holder.get("param_names", []), strict=False))
@@ -164,7 +163,7 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
     accumulated: list[np.ndarray] | None = None
     train_rows: set[int] = set()
     for k, s in enumerate(steps):
-        i = train_loss(rec, s["events"])
+        i = train_loss(s["events"])
         found = order_finding(s["events"], rec, owner)
         zeroed = any(e[0] == "zero_grad" for e in s["events"])
         if i is None or found == "step_before_backward":
@@ -232,7 +231,7 @@ def judge(loop: dict[str, Any], rec: dict[str, Any]) -> LoopVerdict:
         [*wb(s["after"], lay)["weight"], wb(s["after"], lay)["bias"] or 0.0] for s in steps
     ]
     v.loss_values = [
-        losses[i].get("value") if (i := train_loss(rec, s["events"])) is not None else None
+        losses[i].get("value") if (i := train_loss(s["events"])) is not None else None
         for s in steps
     ]
     blown(v, steps)
