@@ -55,7 +55,8 @@ class Sandbox:
     folder: Path  # the submission, read-only, its classmates hidden
     scratch_bytes: int  # size of the private /tmp and of /dev/shm
     hide_torch: bool  # by-hand tasks: torch is not there to import
-    shared: Path | None = None  # a folder of the grader's, writable here (a task's save)
+    shared: tuple[Path, ...] = ()  # folders of the grader's, writable here (a task's save)
+    hide: tuple[Path, ...] = ()  # more folders to cover: the class a staged copy came from
 
 
 @functools.cache
@@ -124,10 +125,12 @@ def bwrap_command(sandbox: Sandbox, argv: list[str]) -> list[str]:
             Path(sys.executable).resolve().parent, Path(sys.executable).parent}  # fmt: skip
     on_path = {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()}
     covers = [(Path("/tmp"), core | on_path)]
-    if folder.parent != Path("/"):
-        # Classmates: the folders beside this one. Only our own code and Python come back
-        # from under this cover, never a sys.path entry that might be a classmate's.
-        covers.append((folder.parent, core))
+    # Classmates: the folders beside this one, and the class it was staged from. Only our own
+    # code and Python come back from under these covers, never a sys.path entry that might be
+    # a classmate's.
+    for away in dict.fromkeys((folder.parent, *(h.resolve() for h in sandbox.hide))):
+        if away not in (Path("/"), Path("/tmp")):
+            covers.append((away, core))
     for i, (cover, needed) in enumerate(covers):
         if i:  # /tmp is already mounted, sized, above
             cmd += ["--tmpfs", str(cover)]
@@ -141,8 +144,8 @@ def bwrap_command(sandbox: Sandbox, argv: list[str]) -> list[str]:
     torch_dir = _torch_folder() if sandbox.hide_torch else None
     if torch_dir is not None:
         cmd += ["--tmpfs", str(torch_dir)]
-    if sandbox.shared is not None:
-        cmd += ["--bind", str(sandbox.shared.resolve()), str(sandbox.shared.resolve())]
+    for mine in sandbox.shared:
+        cmd += ["--bind", str(mine.resolve()), str(mine.resolve())]
     # The empty folders that hide things are read-only too, once the binds inside them exist.
     hidden = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "--tmpfs"]
     for where in hidden:

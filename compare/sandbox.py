@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,44 @@ def run_child(
     needs no writable folder of ours; under bwrap it has none (compare/isolation.py) but
     `shared`, a folder the grader made for a task that saves a file.
     """
+    payload = json.dumps(encode({**request, "folder": str(folder.resolve())})).encode()
+    started = start(folder, entry, limits, limits.cpu_s, torch_allowed, (shared,) if shared else ())
+    if isinstance(started, ChildResult):
+        return started
+    proc, read_end, group = started
+    try:
+        answer_bytes, err, timed_out = _exchange(proc, payload, read_end, limits.wall_s)
+    finally:
+        stop(proc, read_end, group)
+    last = tail(err)
+    if timed_out:
+        return ChildResult(None, too_long(limits), last)
+    if proc.returncode == 0 and answer_bytes:
+        answer = answer_of(answer_bytes)
+        if answer is not None:
+            return ChildResult(answer, "", last)
+    return ChildResult(None, death(proc.returncode, limits), last)
+
+
+def start(
+    folder: Path,
+    entry: str,
+    limits: Limits,
+    cpu_s: int,
+    torch_allowed: bool,
+    shared: Sequence[Path],
+    hide: Sequence[Path] = (),
+) -> tuple[subprocess.Popen[bytes], int, PidsGroup | None] | ChildResult:
+    """Start `entry`.main(stdin, answer pipe) in the sandbox: (process, pipe, group).
+
+    A ChildResult instead when no process could be had.
+    """
     sandboxed = use_bwrap(limits.isolation)
     # -I: no PYTHONPATH, no user site, no current folder on sys.path; the probe adds the
     # student's folder itself, after our code is imported.
     # The limits come first, before any of our imports or the student's: hard limits
     # equal to the soft ones, so the student's code cannot raise them again.
-    rlimits = {"CPU": limits.cpu_s, "AS": limits.memory_bytes, "CORE": 0,
+    rlimits = {"CPU": cpu_s, "AS": limits.memory_bytes, "CORE": 0,
                "FSIZE": limits.file_bytes, "NOFILE": limits.open_files}  # fmt: skip
     code = (
         "import resource as r; "
@@ -125,12 +158,12 @@ def run_child(
     argv = [sys.executable, "-I", "-c", code, "/dev/stdin", f"/dev/fd/{write_end}"]
     group = PidsGroup.make(limits.processes) if sandboxed else None
     if sandboxed:
-        argv = bwrap_command(Sandbox(folder, limits.file_bytes, not torch_allowed, shared), argv)
+        box = Sandbox(folder, limits.file_bytes, not torch_allowed, tuple(shared), tuple(hide))
+        argv = bwrap_command(box, argv)
         if group is not None:
             argv = group.wrap(argv)
     else:
         env["HOME"] = env["TMPDIR"] = tempfile.gettempdir()
-    payload = json.dumps(encode({**request, "folder": str(folder.resolve())})).encode()
     try:
         proc = subprocess.Popen(
             argv,
@@ -151,31 +184,33 @@ def run_child(
         raise
     finally:
         os.close(write_end)
+    return proc, read_end, group
+
+
+def stop(proc: subprocess.Popen[bytes], read_end: int, group: PidsGroup | None) -> None:
+    """End the child and everything it left running, and close its pipe."""
+    _kill(proc)  # anything it left running in its group goes too
+    if group is not None:
+        group.remove()
+    os.close(read_end)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def answer_of(data: bytes) -> dict[str, Any] | None:
+    """The child's answer as a dict, or None where it is not one."""
     try:
-        answer_bytes, err, timed_out = _exchange(proc, payload, read_end, limits.wall_s)
-    finally:
-        _kill(proc)  # anything it left running in its group goes too
-        if group is not None:
-            group.remove()
-        os.close(read_end)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-    tail = _tail(err)
-    if timed_out:
-        return ChildResult(
-            None,
-            f"stopped after {limits.wall_s:g} s on the clock (a loop that never ends, or "
-            "one waiting for something?)",
-            tail,
-        )
-    if proc.returncode == 0 and answer_bytes:
-        try:
-            answer = decode(json.loads(answer_bytes))
-        except (ValueError, RecursionError):
-            answer = None
-        if isinstance(answer, dict):
-            return ChildResult(answer, "", tail)
-    return ChildResult(None, _death(proc.returncode, limits), tail)
+        answer = decode(json.loads(data))
+    except (ValueError, RecursionError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def too_long(limits: Limits) -> str:
+    return (
+        f"stopped after {limits.wall_s:g} s on the clock (a loop that never ends, or "
+        "one waiting for something?)"
+    )
 
 
 def _exchange(
@@ -256,16 +291,16 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _tail(err: bytes | None, lines: int = 5) -> str:
+def tail(err: bytes | None, lines: int = 5) -> str:
     text = (err or b"")[-4000:].decode("utf-8", "replace")
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _death(code: int | None, limits: Limits) -> str:
-    """One line for a child that ended without an answer."""
+def death(code: int | None, limits: Limits, by_bwrap: bool = True) -> str:
+    """One line for a child that ended without an answer (its code as bwrap reports it)."""
     if code is None:
         return "the grader lost the process"
-    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+    if by_bwrap and code > 128 and code - 128 in signal.Signals._value2member_map_:
         code = 128 - code  # bwrap reports its child's death by signal N as exit 128 + N
     if code < 0:
         sig = -code

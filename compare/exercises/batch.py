@@ -7,22 +7,10 @@ import contextlib
 import csv
 import io
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from compare.files import atomic_write
-from compare.sandbox import Limits
-
-if TYPE_CHECKING:
-    pass
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10
-    pass
 from compare.exercises.grade import (
     grade_folder,
     load_points,
@@ -34,6 +22,9 @@ from compare.exercises.results import (
     one_line,
     points_text,
 )
+from compare.files import atomic_write
+from compare.sandbox import Limits
+from compare.sandbox_tasks import Pool
 
 # ------------------------------------------------------------------------------ batches
 
@@ -74,10 +65,12 @@ def grade_batch(
     results: dict[str, Gradebook | tuple[str, str]] = {}
     lock = threading.Lock()
 
+    pool = Pool(limits or Limits(), hide=(root,))  # sandboxes kept for the whole class
+
     def one(folder: Path) -> None:
         try:
             book: Gradebook | tuple[str, str] = grade_folder(
-                folder, None, seed, limits, points, jobs=1
+                folder, None, seed, limits, points, jobs=1, pool=pool
             )
         except GradeError as e:
             book = (folder.name, str(e))
@@ -91,9 +84,12 @@ def grade_batch(
 
     todo = [f for f in folders if f.name not in done]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(one, f) for f in todo]:
-            future.result()
+    try:
+        with ThreadPoolExecutor(workers) as threads:
+            for future in [threads.submit(one, f) for f in todo]:
+                future.result()
+    finally:
+        pool.close()
     if not todo:  # everyone was graded before: the file still says so, header and all
         _write_rows(out, done, results, points)
     return [results[f.name] for f in todo]

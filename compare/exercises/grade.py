@@ -1,4 +1,4 @@
-"""Grade a student's copy task by task, each in its own sandboxed child; one student or a batch.
+"""Grade a student's copy task by task, each in a child of its own; one student or a batch.
 
 The grader draws its inputs from a seed it prints (`--seed` replays a run exactly), computes
 every reference with torch in this process, and sends the child only the inputs. Points are
@@ -11,17 +11,17 @@ import secrets
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from compare.exercises.checks import CHECKS, error_line
+from compare.exercises.checks.common import Plan
 from compare.exercises.tasks import BY_NUMBER, TASKS
-from compare.sandbox import Limits, run_child
-
-if TYPE_CHECKING:
-    pass
+from compare.sandbox import ChildResult, Limits
+from compare.sandbox_tasks import Pool
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,46 +75,99 @@ def grade_task(
     points: dict[int, float] | None = None,
     torch_use: dict[str, str] | None = None,
 ) -> TaskResult:
-    """Grade one task of the copy in `folder` in a child of its own."""
-    task = BY_NUMBER[number]
-    worth = (points or load_points(None))[number]
+    """Grade one task of the copy in `folder`."""
+    return grade_tasks(folder, [number], seed, limits, points, torch_use)[0]
+
+
+def grade_tasks(
+    folder: Path,
+    numbers: Sequence[int],
+    seed: int,
+    limits: Limits | None = None,
+    points: dict[int, float] | None = None,
+    torch_use: dict[str, str] | None = None,
+    jobs: int = 1,
+    pool: Pool | None = None,
+) -> list[TaskResult]:
+    """Grade `numbers` of the copy in `folder`, staged into this thread's sandboxes of `pool`
+    (a pool of its own by default): the by-hand tasks where torch is hidden, the torch tasks
+    in the other, each task a child forked there (compare/sandbox_tasks.py)."""
+    worth = points or load_points(None)
     torch_use = torch_imports(folder) if torch_use is None else torch_use
+    own = pool is None
+    pool = pool or Pool(limits or Limits(), hide=(folder.resolve().parent,))
+    worker = pool.worker()
+    results: dict[int, TaskResult] = {}
+    plans: dict[int, Plan] = {}
+    try:
+        worker.stage(folder)
+        for number in numbers:
+            refused = _refused(number, worth[number], torch_use)
+            if refused is not None:
+                results[number] = refused
+            else:
+                build, _ = CHECKS[number]
+                make = partial(build, np.random.default_rng([seed, number]), worker.saves)
+                plans[number] = pool.kept((seed, number), make, lambda p: p.shared is None)
+
+        def run(package: str) -> None:
+            for n in (n for n in plans if BY_NUMBER[n].package == package):
+                request = {"task": n, "package": package, **plans[n].request}
+                child = worker.run(request, torch_allowed=package != "manual")
+                results[n] = _judged(n, child, plans[n], worth[n])
+
+        if jobs > 1 and own:  # both sandboxes at once; they die with this call's threads
+            with ThreadPoolExecutor(2) as threads:
+                list(threads.map(run, ("manual", "torch_impl")))
+        else:
+            for package in ("manual", "torch_impl"):
+                run(package)
+    finally:
+        for plan in plans.values():
+            if plan.shared is not None:  # the others are kept by the pool, for the class
+                plan.cleanup()
+        if own:
+            pool.close()
+    return [results[n] for n in numbers]
+
+
+def _refused(number: int, worth: float, torch_use: dict[str, str]) -> TaskResult | None:
+    """A by-hand task whose modules import torch fails before anything runs."""
+    task = BY_NUMBER[number]
     hand = task.package == "manual"
     offending = next((torch_use[m] for m in task.modules if hand and m in torch_use), None)
-    if offending is not None:
-        return _failed(
-            task.number,
-            task.name,
-            worth,
-            f"{offending} uses torch; the hand-derived tasks may not",
-            "derive it by hand with NumPy: that is the exercise",
-        )
-    build, judge = CHECKS[number]
-    plan = build(np.random.default_rng([seed, number]))
+    if offending is None:
+        return None
+    return _failed(
+        number,
+        task.name,
+        worth,
+        f"{offending} uses torch; the hand-derived tasks may not",
+        "derive it by hand with NumPy: that is the exercise",
+    )
+
+
+def _judged(number: int, child: ChildResult, plan: Plan, worth: float) -> TaskResult:
+    """The task's result from its child's answer, judged here against torch."""
+    name = BY_NUMBER[number].name
+    if child.answer is None:
+        return _failed(number, name, worth, child.failure, _stderr_hint(child.stderr_tail))
+    if "error" in child.answer:
+        message, hint = error_line(child.answer["error"])
+        hint = hint or f"run 'pytest -m task{number}' in your folder for the whole error"
+        return _failed(number, name, worth, message, hint)
+    _, judge = CHECKS[number]
     try:
-        request = {"task": number, "package": task.package, **plan.request}
-        child = run_child(
-            folder, request, limits or Limits(), torch_allowed=not hand, shared=plan.shared
-        )
-        if child.answer is None:
-            return _failed(number, task.name, worth, child.failure, _stderr_hint(child.stderr_tail))
-        if "error" in child.answer:
-            message, hint = error_line(child.answer["error"])
-            hint = hint or f"run 'pytest -m task{number}' in your folder for the whole error"
-            return _failed(number, task.name, worth, message, hint)
-        try:
-            cases = judge(child.answer.get("ok", {}), plan)
-        except Exception as e:  # a judge that cannot read the answer fails this task alone
-            message, hint = _unjudged(child.answer.get("ok"), e)
-            return _failed(number, task.name, worth, message, hint)
-    finally:
-        plan.cleanup()
+        cases = judge(child.answer.get("ok", {}), plan)
+    except Exception as e:  # a judge that cannot read the answer fails this task alone
+        message, hint = _unjudged(child.answer.get("ok"), e)
+        return _failed(number, name, worth, message, hint)
     passed = [c for c in cases if c.passed]
     first = next((c for c in cases if not c.passed), None)
     diffs = [c.maxdiff for c in cases if c.maxdiff is not None]
     return TaskResult(
         number=number,
-        name=task.name,
+        name=name,
         passed=first is None,
         points=round(worth * len(passed) / len(cases), 2) if cases else 0.0,
         max_points=worth,
@@ -167,6 +220,7 @@ def grade_folder(
     points: dict[int, float] | None = None,
     student: str | None = None,
     jobs: int = 2,
+    pool: Pool | None = None,
 ) -> Gradebook:
     """Grade `numbers` (default: every task) of the student copy in `folder`."""
     if not (folder / "manual").is_dir():
@@ -177,10 +231,7 @@ def grade_folder(
     points = points or load_points(None)
     use = torch_imports(folder)
     numbers = list(numbers) if numbers else [t.number for t in TASKS]
-    with ThreadPoolExecutor(max(1, min(jobs, len(numbers)))) as pool:
-        results = list(
-            pool.map(lambda n: grade_task(folder, n, seed, limits, points, use), numbers)
-        )
+    results = grade_tasks(folder, numbers, seed, limits, points, use, jobs, pool)
     return Gradebook(student or folder.resolve().name, seed, results)
 
 

@@ -415,16 +415,24 @@ PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def main(request_path: str, answer_path: str) -> None:
-    """Read the request, run the probe, write the answer; every failure is an answer too."""
-    req = decode(json.loads(Path(request_path).read_text()))
+def answer(req: dict[str, Any]) -> dict[str, Any]:
+    """Run the request's probe on the student's code; every failure is an answer too.
+
+    Called once per process (a fresh child, or one forked from compare/zygote.py), since it
+    puts the student's folder on sys.path and imports the student's modules.
+    """
     folder = req["folder"]
     if req.get("package", "manual") == "manual":
         sys.meta_path.insert(0, NoTorch())
     sys.path.insert(0, folder)
     sys.stdout = sys.stderr  # the student's prints must not reach anything we read
     try:
-        answer: dict[str, Any] = {"ok": PROBES[req["task"]](folder, req)}
+        return {"ok": PROBES[req["task"]](folder, req)}
     except BaseException as e:  # SystemExit from the student's code is a result too
-        answer = {"error": error_of(e, folder)}
-    Path(answer_path).write_text(json.dumps(encode(answer)))
+        return {"error": error_of(e, folder)}
+
+
+def main(request_path: str, answer_path: str) -> None:
+    """Read the request, run the probe, write the answer."""
+    req = decode(json.loads(Path(request_path).read_text()))
+    Path(answer_path).write_text(json.dumps(encode(answer(req))))

@@ -8,6 +8,7 @@ task's number to its pair. Nothing here is ever visible to, or importable by, th
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,23 +49,31 @@ from compare.exercises.checks.torch_side import (
 
 __all__ = ["CHECKS", "NOT_WRITTEN", "Case", "Plan", "error_line"]
 
-Builder = Callable[[np.random.Generator], Plan]
+# A builder gets the run's generator and `where`: the folder the sandbox may write in, where
+# a task that saves a file gets a folder of its own (None: the system's temporary folder).
+Builder = Callable[[np.random.Generator, Path | None], Plan]
 Judge = Callable[[dict[str, Any], Plan], list[Case]]
+
+
+def _writes_nothing(build: Callable[[np.random.Generator], Plan]) -> Builder:
+    return lambda rng, where: build(rng)
+
+
 CHECKS: dict[int, tuple[Builder, Judge]] = {
-    1: (build_data, judge_data),
-    2: (build_forward, judge_forward),
-    3: (build_loss("mse", "mse_grad"), judge_loss),
-    4: (build_loss("l1", "l1_grad"), judge_loss),
-    5: (build_loss("huber", "huber_grad"), judge_loss),
-    6: (build_backward, judge_backward),
-    7: (build_sgd_update, judge_sgd_update),
-    8: (build_sgd_direction, judge_sgd_direction),
-    9: (build_loop, judge_loop),
+    1: (_writes_nothing(build_data), judge_data),
+    2: (_writes_nothing(build_forward), judge_forward),
+    3: (_writes_nothing(build_loss("mse", "mse_grad")), judge_loss),
+    4: (_writes_nothing(build_loss("l1", "l1_grad")), judge_loss),
+    5: (_writes_nothing(build_loss("huber", "huber_grad")), judge_loss),
+    6: (_writes_nothing(build_backward), judge_backward),
+    7: (_writes_nothing(build_sgd_update), judge_sgd_update),
+    8: (_writes_nothing(build_sgd_direction), judge_sgd_direction),
+    9: (_writes_nothing(build_loop), judge_loop),
     10: (build_checkpoint, judge_checkpoint),
-    11: (build_chapter, judge_chapter),
-    12: (build_adam, judge_adam),
-    13: (build_build, judge_build),
-    14: (build_torch_loop, judge_torch_loop),
-    15: (build_predict, judge_predict),
+    11: (_writes_nothing(build_chapter), judge_chapter),
+    12: (_writes_nothing(build_adam), judge_adam),
+    13: (_writes_nothing(build_build), judge_build),
+    14: (_writes_nothing(build_torch_loop), judge_torch_loop),
+    15: (_writes_nothing(build_predict), judge_predict),
     16: (build_state_dict, judge_state_dict),
 }

@@ -23,10 +23,10 @@ from compare.exercises.checks.common import (
 # ------------------------------------------------------------------------ task 10: checkpoint
 
 
-def build_checkpoint(rng: np.random.Generator) -> Plan:
+def build_checkpoint(rng: np.random.Generator, where: Path | None) -> Plan:
     d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
     epochs = int(rng.integers(2, 6))
-    folder = tempfile.TemporaryDirectory(prefix="gradcompare-ck-")
+    folder = tempfile.TemporaryDirectory(prefix="gradcompare-ck-", dir=where)
     Path(folder.name).chmod(0o777)
     # Multiples of 1/8: exact in float32 and float64, so a history in either dtype round-trips.
     history = {
@@ -167,8 +167,8 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
-def build_state_dict(rng: np.random.Generator) -> Plan:
-    folder = tempfile.TemporaryDirectory(prefix="gradcompare-sd-")
+def build_state_dict(rng: np.random.Generator, where: Path | None) -> Plan:
+    folder = tempfile.TemporaryDirectory(prefix="gradcompare-sd-", dir=where)
     Path(folder.name).chmod(0o777)
     evil, marker = Path(folder.name) / "evil.pth", Path(folder.name) / "code-ran"
     torch.save({"weights": _Payload(str(marker)), "bias": torch.zeros(1)}, evil)

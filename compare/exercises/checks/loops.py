@@ -185,24 +185,27 @@ def build_chapter(rng: np.random.Generator) -> Plan:
     return Plan({"w0": w0, "b0": b0}, {"w0": w0, "b0": b0, "data": data})
 
 
-def torch_step(w: np.ndarray, b: np.ndarray, data: dict[str, torch.Tensor]) -> dict[str, float]:
-    """One epoch of the chapter's loop in float32 torch, from (w, b): loss, then w, b, test."""
-    wp, bp = (
-        torch.nn.Parameter(as_tensor(w.astype(np.float32))),
-        torch.nn.Parameter(as_tensor(b.astype(np.float32))),
-    )
+def torch_steps(
+    w: np.ndarray, b: np.ndarray, data: dict[str, torch.Tensor]
+) -> dict[str, np.ndarray]:
+    """One epoch of the chapter's loop in float32 torch from each of E starts (w[e], b[e]) at
+    once: loss, then w, b, test. Start e's loss depends on its own parameters alone, so one
+    backward of the sum gives every start its own gradient, and one SGD step its own step."""
+    wp = torch.nn.Parameter(as_tensor(w.astype(np.float32)))
+    bp = torch.nn.Parameter(as_tensor(b.astype(np.float32)))
     opt = torch.optim.SGD([wp, bp], lr=CHAPTER_LR)
-    loss = torch.nn.functional.l1_loss(data["X_train"] @ wp[:, None] + bp, data["y_train"])
+    X, y = data["X_train"], data["y_train"]  # (n, 1): X @ w[None] is each start's ŷ column
+    loss = (X @ wp[None, :] + bp - y).abs().mean(dim=0)  # nn.L1Loss per column
     opt.zero_grad()
-    loss.backward()
+    loss.sum().backward()
     opt.step()
     with torch.inference_mode():
-        test = torch.nn.functional.l1_loss(data["X_test"] @ wp[:, None] + bp, data["y_test"])
+        test = (data["X_test"] @ wp[None, :] + bp - data["y_test"]).abs().mean(dim=0)
     return {
-        "train_loss": loss.item(),
-        "weight": float(wp.detach()[0]),
-        "bias": float(bp.detach()[0]),
-        "test_loss": test.item(),
+        "train_loss": loss.detach().double().numpy(),
+        "weight": wp.detach().double().numpy(),
+        "bias": bp.detach().double().numpy(),
+        "test_loss": test.double().numpy(),
     }
 
 
@@ -240,15 +243,18 @@ def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
         data = plan.expected["data"]
         X, y = data["X_train"].double().numpy(), data["y_train"].double().numpy()
         eps = float(np.finfo(np.float32).eps)
-        w, b = plan.expected["w0"].astype(np.float64), plan.expected["b0"].astype(np.float64)
+        # Epoch k starts from the student's epoch k - 1 (epoch 0 from the start given).
+        starts_w = np.concatenate([plan.expected["w0"].astype(np.float64), mine["weight"][:-1]])
+        starts_b = np.concatenate([plan.expected["b0"].astype(np.float64), mine["bias"][:-1]])
+        refs = torch_steps(starts_w, starts_b, data)
         worst = 0.0
         for epoch in range(CHAPTER_EPOCHS):
-            ref = torch_step(w, b, data)
+            w, b = starts_w[epoch : epoch + 1], starts_b[epoch : epoch + 1]
             slack = CHAPTER_LR * kink_slack(X, y, w, b, eps)  # where a residual rounds to ±0
             allowed = {"weight": slack[0], "bias": slack[1], "train_loss": 0.0,
                        "test_loss": float(np.abs(X).max() + 1) * max(slack)}  # fmt: skip
-            for key, want in ref.items():
-                got = float(mine[key][epoch])
+            for key, wants in refs.items():
+                want, got = float(wants[epoch]), float(mine[key][epoch])
                 gap = abs(got - want)
                 if not (np.isfinite(got) and gap <= 1e-6 + 1e-5 * abs(want) + allowed[key]):
                     origin = f"your epoch {epoch - 1}" if epoch else "the start (w0, b0)"
@@ -261,7 +267,6 @@ def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
                         "begin from the start (w0, b0) you are given" if epoch == 0 else "",
                     )
                 worst = max(worst, gap)
-            w, b = mine["weight"][epoch : epoch + 1], mine["bias"][epoch : epoch + 1]
         return worst
 
     return [judged("settings", settings), judged("trajectory from a random start", history)]
