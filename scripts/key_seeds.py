@@ -15,11 +15,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compare.exercises.grade import grade_task
+from compare.exercises.grade import grade_tasks
 from compare.exercises.scaffold import new_copy
 from compare.exercises.scan import torch_imports
 from compare.exercises.tasks import TASKS
 from compare.sandbox import Limits
+from compare.sandbox_tasks import Pool
 
 
 def main() -> int:
@@ -33,15 +34,19 @@ def main() -> int:
         key = Path(tmp) / "key"
         new_copy(key, with_solutions=True)
         use = torch_imports(key)
-        jobs = [(n, s) for n in args.tasks for s in range(args.first, args.first + args.seeds)]
+        seeds = range(args.first, args.first + args.seeds)
+        pool = Pool(Limits(), hide=(Path(tmp),))  # a thread's sandboxes serve all its seeds
 
-        def one(job: tuple[int, int]) -> tuple[int, int, str]:
-            number, seed = job
-            result = grade_task(key, number, seed, Limits(), None, use)
-            return number, seed, "" if result.passed else result.line()
+        def one(seed: int) -> list[tuple[int, int, str]]:
+            results = grade_tasks(key, args.tasks, seed, torch_use=use, pool=pool)
+            return [(r.number, seed, r.line()) for r in results if not r.passed]
 
-        with ThreadPoolExecutor(args.jobs) as pool:
-            failed = [r for r in pool.map(one, jobs) if r[2]]
+        try:
+            with ThreadPoolExecutor(args.jobs) as threads:
+                failed = [f for fails in threads.map(one, seeds) for f in fails]
+        finally:
+            pool.close()
+        jobs = [(n, s) for n in args.tasks for s in seeds]
     for _, seed, line in failed:
         print(f"seed {seed}: {line}")
     print(f"{len(jobs) - len(failed)} of {len(jobs)} (task, seed) pairs passed")

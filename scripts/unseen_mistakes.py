@@ -15,10 +15,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compare.exercises.grade import grade_task
+from compare.exercises.grade import grade_tasks
 from compare.exercises.scaffold import new_copy
 from compare.exercises.scan import torch_imports
 from compare.sandbox import Limits
+from compare.sandbox_tasks import Pool
 
 # name: (task, file under the copy, old text, new text)
 UNSEEN: dict[str, tuple[int, str, str, str]] = {
@@ -62,14 +63,20 @@ def main() -> int:
             path.write_text(text.replace(old, new, 1))
             copies[name] = (task, dest, torch_imports(dest))
 
+        sandboxes = Pool(Limits(), hide=(Path(tmp),))  # a thread's sandboxes serve every copy
+
         def one(job: tuple[str, int]) -> tuple[str, bool]:
             name, seed = job
             task, dest, use = copies[name]
-            return name, not grade_task(dest, task, seed, Limits(), None, use).passed
+            (result,) = grade_tasks(dest, [task], seed, torch_use=use, pool=sandboxes)
+            return name, not result.passed
 
         jobs = [(name, seed) for name in UNSEEN for seed in range(args.seeds)]
-        with ThreadPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(one, jobs))
+        try:
+            with ThreadPoolExecutor(args.jobs) as pool:
+                results = list(pool.map(one, jobs))
+        finally:
+            sandboxes.close()
     caught = {name: all(failed for n, failed in results if n == name) for name in UNSEEN}
     for name, ok in caught.items():
         print(f"{'caught' if ok else 'MISSED'}  task {UNSEEN[name][0]:>2}  {name}")

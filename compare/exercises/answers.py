@@ -6,7 +6,11 @@ count; `where` names the student's file and line, never the grader's.
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
 import traceback
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,3 +66,45 @@ def where(e: BaseException, folder: str) -> str:
         if name is not None and name.startswith(("manual/", "torch_impl/")):
             found = f"{name} line {frame.lineno}"
     return found
+
+
+def student(folder: str, module: str, package: str = "manual") -> types.ModuleType:
+    """<package>.<module> from the student's folder, never ours."""
+    mod = importlib.import_module(f"{package}.{module}")
+    where = Path(str(mod.__file__)).resolve()
+    if Path(folder).resolve() not in where.parents:
+        raise Refused(
+            f"{package}.{module} was imported from {where}, not from the student's folder"
+        )
+    return mod
+
+
+def apart(fn: Callable[[], object], folder: str) -> object:
+    """fn() in a forked process of its own, so that an endless loop or an exit in it (its CPU
+    limit ends it) costs this one result and not the whole task; its value, or an error."""
+    from compare.sandbox import decode, encode
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            try:
+                out: object = {"ok": fn()}
+            except BaseException as e:
+                out = {"__error__": error_of(e, folder)}
+            data = json.dumps(encode(out)).encode()
+            while data:
+                data = data[os.write(write_end, data) :]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    try:
+        got = decode(json.loads(data))
+    except ValueError:
+        message = "it ended its process first: an endless loop (its CPU limit), an exit, a crash?"
+        return {"__error__": {"kind": "Stopped", "message": message, "where": ""}}
+    return got["ok"] if isinstance(got, dict) and "ok" in got else got

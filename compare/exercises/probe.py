@@ -22,17 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from compare.exercises.answers import arr, each, error_of
+from compare.exercises.answers import apart, arr, each, error_of, student
+from compare.exercises.probe_torch import (
+    probe_build,
+    probe_predict,
+    probe_state_dict,
+    probe_torch_loop,
+)
 from compare.exercises.stand_ins import (
     STAND_INS,
-    Refused,
     StandInLoss,
     stand_in_forward,
     stand_in_gradients,
-    stand_in_predict,
     swapped,
 )
-from compare.exercises.tasks import STEP_GRADIENTS
 from compare.sandbox import decode, encode
 
 
@@ -44,17 +47,6 @@ class NoTorch(importlib.abc.MetaPathFinder):
             raise ImportError(
                 f"manual/ is derived by hand: it may not import torch (found an import of {name!r})"
             )
-
-
-def student(folder: str, module: str, package: str = "manual") -> types.ModuleType:
-    """<package>.<module> from the student's folder, never ours."""
-    mod = importlib.import_module(f"{package}.{module}")
-    where = Path(str(mod.__file__)).resolve()
-    if Path(folder).resolve() not in where.parents:
-        raise Refused(
-            f"{package}.{module} was imported from {where}, not from the student's folder"
-        )
-    return mod
 
 
 def probe_data(folder: str, req: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +78,8 @@ def probe_backward(folder: str, req: dict[str, Any]) -> dict[str, Any]:
         got = grads.backward(*call)
         return [arr(g) for g in got] if isinstance(got, tuple | list) else arr(got)
 
-    return {"calls": each(folder, req["calls"], one)}
+    outputs = each(folder, req["calls"], one)
+    return {"calls": outputs, "inputs": req["calls"]}  # as the calls left them
 
 
 def probe_sgd_update(folder: str, req: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +226,11 @@ def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     ) -> Any:
         seen["loss"] = getattr(loss, "name", type(loss).__name__)
         seen["lr"], seen["epochs"] = float(opt.lr), int(epochs)
+        options = ("momentum", "dampening", "weight_decay", "nesterov", "maximize", "betas")
+        seen["optimizer"] = {
+            "type": type(opt).__name__,
+            **{k: _plain(getattr(opt, k)) for k in options if hasattr(opt, k)},
+        }
         w, b = np.array(params[0], dtype=np.float32), np.array(params[1], dtype=np.float32)
         h = types.SimpleNamespace(train_loss=[], test_loss=[], weight=[], bias=[])
         for _epoch in range(int(epochs)):
@@ -245,20 +243,36 @@ def probe_chapter(folder: str, req: dict[str, Any]) -> dict[str, Any]:
             h.bias.append(float(b[0]))
         return (w, b), None, h
 
+    # First through the student's own make_line, fit and losses, as the exercise is run,
+    # apart: a hang in a piece costs this one case...
+    own = apart(
+        lambda: _history(exercise.chapter_exercise(req["w0"].copy(), req["b0"].copy())), folder
+    )
+    # ...then with correct pieces, so that a slip in task 1 or 9 is not task 11's as well.
     losses = {name: StandInLoss(name) for name in ("l1", "mse", "huber")}
     swapped(exercise, {"make_line": stand_in_make_line, "fit": stand_in_fit, "LOSSES": losses})
     h = exercise.chapter_exercise(req["w0"].copy(), req["b0"].copy())
-    return {"history": _history(h), "seen": seen}
+    return {"history": _history(h), "own": own, "seen": seen}
+
+
+def _plain(value: object) -> object:
+    """A setting as JSON can carry it, whatever the student's object holds."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list) and all(isinstance(v, int | float) for v in value):
+        return [float(v) for v in value]
+    return repr(value)[:60]
 
 
 def probe_adam(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     optim = student(folder, "optim")
 
-    def one(case: dict[str, Any]) -> list[object]:
+    def one(case: dict[str, Any]) -> dict[str, list[object]]:
         opt = optim.Adam(**case["options"])
-        params = (case["theta0"].copy(),)
+        params = (case["theta0"],)  # the grader's own θ₀: it checks that it comes back as sent
         state = optim.adam_init(params, opt.amsgrad)
-        thetas = []
+        thetas: list[object] = []
+        states: list[object] = []
         for grad in case["grads"]:
             got = optim.adam_step(params, (grad,), state, opt)
             if not (isinstance(got, tuple) and len(got) == 2):
@@ -266,133 +280,28 @@ def probe_adam(folder: str, req: dict[str, Any]) -> dict[str, Any]:
                 break
             params, state = got
             thetas.append(arr(params[0]) if isinstance(params, tuple | list) else arr(params))
-        return thetas
+            states.append(_adam_state(state))
+        return {"thetas": thetas, "states": states}
 
-    return {"cases": each(folder, req["cases"], one)}
-
-
-# ------------------------------------------------------------ the torch side (tasks 13-16)
-
-
-def _params(model: Any) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return np.concatenate([p.detach().double().reshape(-1).numpy() for p in model.parameters()])
+    outputs = each(folder, req["cases"], one)  # then θ₀ and the gradients as the steps left them:
+    return {"cases": outputs, "inputs": [[c["theta0"], *c["grads"]] for c in req["cases"]]}
 
 
-def _course_model(folder: str, w: np.ndarray, b: np.ndarray) -> Any:
-    import torch
+def _adam_state(state: Any) -> dict[str, Any]:
+    """The state's fields by torch's names, copied: a later step must not change them here."""
 
-    model = student(folder, "model", "torch_impl").LinearRegressionModel()
-    with torch.no_grad():
-        model.weights.copy_(torch.from_numpy(w))
-        model.bias.copy_(torch.from_numpy(b))
-    return model
+    def first(name: str) -> object:
+        if not hasattr(state, name):
+            return "missing"
+        value = getattr(state, name)
+        if isinstance(value, list | tuple) and value:
+            value = value[0]  # one parameter here: θ
+        return value.copy() if isinstance(value, np.ndarray) else None
 
-
-def probe_build(folder: str, req: dict[str, Any]) -> dict[str, Any]:
-    train = student(folder, "train", "torch_impl")
-
-    def one(lr: float) -> dict[str, Any]:
-        got = train.build(lr=lr)
-        if not (isinstance(got, tuple | list) and len(got) == 3):
-            raise Refused("build() must return (model, loss_fn, optimizer)")
-        model, loss_fn, optimizer = got
-        start = _params(model)
-        # The evidence that the optimizer holds this model's parameters: one step with known
-        # gradients moves them (the grader computes where to), or leaves them where they were.
-        import torch
-
-        with torch.no_grad():
-            for p, g in zip(model.parameters(), STEP_GRADIENTS, strict=False):
-                p.grad = torch.full_like(p, g)
-        optimizer.step()
-        return {
-            "params": start,
-            "stepped": _params(model),
-            "loss": type(loss_fn).__name__,
-            "reduction": getattr(loss_fn, "reduction", None),
-            "optimizer": type(optimizer).__name__,
-            "lr": float(optimizer.param_groups[0]["lr"]),
-        }
-
-    return {"cases": each(folder, req["lrs"], one)}
-
-
-def probe_torch_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
-    from compare.diagnose.learner import LearnerError, record_run
-
-    train = student(folder, "train", "torch_impl")
-    swapped(train, {"predict": stand_in_predict})  # task 15's piece, so one mistake fails one task
-    path = Path(str(train.__file__))
-    model_class = student(folder, "model", "torch_impl").LinearRegressionModel
-
-    def one(case: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return record_run(case, train.fit, None, path, model_class)
-        except LearnerError as e:
-            if str(e).startswith("NotImplementedError"):
-                raise NotImplementedError(str(e)) from None
-            raise
-
-    def single(case: dict[str, Any]) -> dict[str, Any]:
-        """One train_step from a known start: what it returns, and where the parameters went."""
-        import torch
-
-        model = _course_model(folder, np.asarray(case["w"]), np.asarray(case["b"]))
-        loss_fn = {"l1": torch.nn.L1Loss, "mse": torch.nn.MSELoss}[case["loss"]]()
-        optimizer = torch.optim.SGD(model.parameters(), lr=case["lr"])
-        X, y = (torch.from_numpy(np.asarray(case[k])) for k in ("X", "y"))
-        returned = train.train_step(model, loss_fn, optimizer, X, y)
-        value = returned.detach().double().reshape(-1).numpy() if isinstance(
-            returned, torch.Tensor) else arr(returned)  # fmt: skip
-        return {"returned": value, "after": _params(model)}
-
-    return {"cases": each(folder, req["cases"], one),
-            "steps": each(folder, req.get("steps", []), single)}  # fmt: skip
-
-
-def probe_predict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
-    train = student(folder, "train", "torch_impl")
-
-    def one(case: dict[str, Any]) -> dict[str, Any]:
-        model = _course_model(folder, case["w"], case["b"])
-        model.train()  # as a training loop leaves it
-        pred = train.predict(model, torch.from_numpy(case["X"]))
-        # Evidence, not a self-report: the model's mode after the call, and the tensor itself
-        # (made under inference_mode it is an inference tensor; under autograd it needs grad).
-        after = {"training_after": bool(model.training)}
-        if not isinstance(pred, torch.Tensor):
-            return {"pred": arr(pred), "tensor": False, **after}
-        return {"pred": pred.detach().double().numpy(), "tensor": True,
-                "is_inference": pred.is_inference(), "requires_grad": pred.requires_grad,
-                **after}  # fmt: skip
-
-    return {"cases": each(folder, req["cases"], one)}
-
-
-def probe_state_dict(folder: str, req: dict[str, Any]) -> dict[str, Any]:
-    ck = student(folder, "checkpoint", "torch_impl")
-    model = _course_model(folder, req["w"], req["b"])
-    ck.save_state_dict(model, Path(req["path"]))
-    fresh = _course_model(folder, -req["w"], -req["b"])
-    out: dict[str, Any] = {}
-    try:
-        ck.load_state_dict(fresh, Path(req["path"]))
-        out["loaded"] = _params(fresh)
-    except NotImplementedError:
-        raise
-    except Exception as e:  # the saved file, or the loader, is wrong: judged as a case
-        out["loaded"] = {"__error__": error_of(e, folder)}
-    try:
-        ck.load_state_dict(_course_model(folder, req["w"], req["b"]), Path(req["evil"]))
-        out["evil"] = "loaded"
-    except Exception as e:  # refused, as it should be: which error is the student's choice
-        out["evil"] = type(e).__name__
-    return out  # whether the hostile file's code ran, the grader sees for itself
+    step = getattr(state, "step", None)
+    return {"exp_avg": first("exp_avg"), "exp_avg_sq": first("exp_avg_sq"),
+            "max_exp_avg_sq": first("max_exp_avg_sq"),
+            "step": step if isinstance(step, int) else None}  # fmt: skip
 
 
 PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {

@@ -79,3 +79,5 @@ BY_NUMBER = {t.number: t for t in TASKS}
 # Task 13's evidence that build()'s optimizer holds the model's parameters: the probe hands it
 # these gradients (dL/dw, dL/db) for one step, and the grader checks θ moved by -lr·g.
 STEP_GRADIENTS = (0.25, -0.5)
+# And a second step's: momentum, dampening and the like show only from the second step on.
+SECOND_GRADIENTS = (-0.75, 0.125)

@@ -98,6 +98,8 @@ def test_the_key_scores_full_marks_and_the_seed_replays(key):
     assert again.tasks[0].maxdiff == book.tasks[7].maxdiff  # the same drawn inputs
 
 
+OWN_PIECES = "the same, through your own make_line and fit"
+
 # (task, file, old, new, what the FAIL line must say)
 MISTAKES = {
     "data: a split off by one": (1, "data.py", "n_train = int(train_split * len(X))", "n_train = int(train_split * len(X)) - 1", "first int(0.8·N)"),
@@ -157,6 +159,11 @@ MISTAKES = {
     "predict: autograd on": (15, "torch_impl/train.py", "    with torch.inference_mode():  # no graph", "    with torch.enable_grad():  # no graph", "inference_mode()"),
     "state_dict: loads into a new model": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    type(model)().load_state_dict(torch.load(path, weights_only=True))", "load into the model you were given"),
     "state_dict: unpickles anything": (16, "torch_impl/checkpoint.py", "    model.load_state_dict(torch.load(path, weights_only=True))", "    model.load_state_dict(torch.load(path, weights_only=False))", "weights_only=True"),
+    "backward: the caller's dpred zeroed after use": (6, "gradients.py", "    db = dpred.sum(axis=0)\n    return dw, db", "    db = dpred.sum(axis=0)\n    dpred[...] = 0  # used up\n    return dw, db", "overwrote its argument dpred"),
+    "adam: L2 added to the caller's grad in place": (12, "optim/adam.py", "                g = g + opt.weight_decay * theta", "                g += opt.weight_decay * theta", "overwrote its argument a gradient"),
+    "chapter: Adam instead of SGD": (11, "exercise.py", "SGD(lr=EXERCISE.lr)", "__import__('manual.optim', fromlist=['Adam']).Adam(lr=EXERCISE.lr)", "trained with 'Adam'"),
+    "chapter: SGD with momentum": (11, "exercise.py", "SGD(lr=EXERCISE.lr)", "SGD(lr=EXERCISE.lr, momentum=0.9)", "momentum=0.9"),
+    "torch build: momentum 0.9": (13, "torch_impl/train.py", "torch.optim.SGD(params=model.parameters(), lr=lr)", "torch.optim.SGD(params=model.parameters(), lr=lr, momentum=0.9)", "momentum=0.9"),
     "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "    torch.save(model.state_dict(), path)", "    torch.save(list(model.parameters()), path)", "model.state_dict()"),
 }  # fmt: skip
 
@@ -170,9 +177,14 @@ def test_a_planted_mistake_fails_its_task_only_with_its_hint(
     package = "torch_impl" if file.startswith("torch_impl/") else "manual"
     numbers = [t.number for t in TASKS if t.package == package]
     book = grade_folder(planted(tmp_path, (file, old, new)), numbers, seed=7)
-    assert failing(book) == [task], [t.line() for t in book.tasks if not t.passed]
+    assert task in failing(book), [t.line() for t in book.tasks if not t.passed]
     line = next(t for t in book.tasks if t.number == task).line()
     assert line.startswith("FAIL") and needle in line, line
+    # The chapter's exercise also runs through the student's own pieces: that one case may
+    # fail with them, and nothing else.
+    for other in (t for t in book.tasks if not t.passed and t.number != task):
+        assert other.number == 11, other.line()
+        assert [c.name for c in other.cases if not c.passed] == [OWN_PIECES], other.line()
 
 
 def test_two_loops_written_another_way_still_pass(tmp_path):
@@ -301,9 +313,11 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     assert set(rows) == {"correct", "blank", "broken", "hostile", "hardcoded", "empty"}
     assert rows["correct"]["total"] == "160" and rows["blank"]["total"] == "0"
     assert rows["broken"]["task2"] == "0" and rows["broken"]["task1"] == "10"
-    # Its exit and its endless loop cost it tasks 3 and 7; its patch of the grader did nothing.
+    # Its exit and its endless loop cost it tasks 3 and 7, and the one case of task 11 run
+    # through its own pieces (the loop, stopped at its CPU limit, apart from the rest of the
+    # task); its patch of the grader did nothing.
     assert rows["hostile"]["task3"] == rows["hostile"]["task7"] == "0"
-    assert rows["hostile"]["total"] == "140"
+    assert rows["hostile"]["task11"] == "6.67" and rows["hostile"]["total"] == "136.67"
     assert rows["hardcoded"]["task2"] != "10" and rows["hardcoded"]["task3"] == "10"
     assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
     assert all(rows[s]["maximum"] == "160" for s in rows)

@@ -137,7 +137,9 @@ def judge_backward(answer: dict[str, Any], plan: Plan) -> list[Case]:
             raise Fail("backward must return (dw, db)")
         return max(expect_close(g[0], r[0], "dw", dt, n=n), expect_close(g[1], r[1], "db", dt, n=n))
 
-    return [
+    cases = [
         judged(f"X {dt}, d={r[0].shape[0]}", partial(one, g, r, dt, len(call[0])), g)
         for g, r, dt, call in zip(got, refs, dts, plan.request["calls"], strict=True)
     ]
+    fail_overwrites(cases, plan.request["calls"], answer, ("X", "dpred"))
+    return cases

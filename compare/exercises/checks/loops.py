@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from compare.exercises.checks.common import (
     keeps_hint,
     seeded,
 )
+from compare.exercises.checks.optimizers import drawn, drawn_adam
 
 # ------------------------------------------------------------------------------ task 9: loop
 
@@ -104,14 +106,17 @@ def build_loop(rng: np.random.Generator) -> Plan:
             "resume_after": resume,
         }
 
-    sgd = {"lr": 0.05}
+    def sgd(**more: float) -> dict[str, float]:  # each case's lr drawn, and its momentum
+        return {"lr": drawn(rng, "loop lr"), **{k: drawn(rng, k) for k in more}}
+
+    adam = drawn_adam(rng, {"amsgrad": True})
     cases = [
-        case("l1", "sgd", sgd, None, False, 0),
-        case("mse", "sgd", sgd, 4, False, 0),
-        case("huber", "sgd", sgd, 5, True, 0),
-        case("mse", "sgd", {"lr": 0.05, "momentum": 0.9}, 4, True, 3),
-        case("l1", "adam", {"lr": 0.05, "amsgrad": True}, 6, False, 0),
-        case("l1", "sgd", sgd, None, False, 0, "float32"),
+        case("l1", "sgd", sgd(), None, False, 0),
+        case("mse", "sgd", sgd(), 4, False, 0),
+        case("huber", "sgd", sgd(), 5, True, 0),
+        case("mse", "sgd", sgd(momentum=1), 4, True, 3),
+        case("l1", "adam", adam, 6, False, 0),
+        case("l1", "sgd", sgd(), None, False, 0, "float32"),
     ]
     refs = [_torch_loop(c) for c in cases]
     return Plan({"cases": cases}, {"refs": refs, "cases": cases})
@@ -229,12 +234,22 @@ def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
                 f"SGD(lr={seen.get('lr')}) for {seen.get('epochs')} epochs",
                 hint="SGD(lr=0.01) for 300 epochs",
             )
+        opt = seen.get("optimizer") if isinstance(seen.get("optimizer"), dict) else {}
+        if opt.get("type") != "SGD":
+            raise Fail(f"the exercise trained with {opt.get('type')!r}",
+                       hint="the chapter's optimizer: SGD(lr=0.01)")  # fmt: skip
+        plain = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
+                 "maximize": False}  # fmt: skip
+        extra = {k: v for k, v in opt.items() if k in plain and v != plain[k]}
+        if extra:
+            said = ", ".join(f"{k}={v}" for k, v in extra.items())
+            raise Fail(f"SGD(lr=0.01, {said})", hint="the chapter's SGD(lr=0.01) sets nothing else")
         return 0.0
 
-    def history() -> float:
+    def history(which: str = "history") -> float:
         """Each epoch from the student's own previous one: float32 rounding at an L1 kink
         cannot grow along the path, and a real slip shows at the epoch it happens."""
-        h = answer["history"]
+        h = answer[which]
         mine: dict[str, np.ndarray] = {}
         for key in ("train_loss", "test_loss", "weight", "bias"):
             mine[key] = np.asarray(h[key], dtype=np.float64).reshape(-1)
@@ -269,4 +284,10 @@ def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
                 worst = max(worst, gap)
         return worst
 
-    return [judged("settings", settings), judged("trajectory from a random start", history)]
+    path = judged("trajectory from a random start", history)
+    own = judged("the same, through your own make_line and fit", partial(history, "own"),
+                 answer.get("own"))  # fmt: skip
+    if path.passed and not own.passed and not own.hint:
+        own.hint = ("chapter_exercise is right with correct pieces: your make_line (task 1) or "
+                    "fit (task 9) gives another path")  # fmt: skip
+    return [judged("settings", settings), path, own]

@@ -30,7 +30,7 @@ def build_sgd_update(rng: np.random.Generator) -> Plan:
     calls, refs = [], []
     for _, d, dt in drawn_shapes(rng):
         theta, direction = seeded(rng, (d,), dt), seeded(rng, (d,), dt)
-        lr = float(rng.choice([0.01, 0.05, 0.3]))
+        lr = drawn(rng, "lr")
         p = torch.nn.Parameter(as_tensor(theta))
         p.grad = as_tensor(direction)
         torch.optim.SGD([p], lr=lr).step()
@@ -57,16 +57,43 @@ def judge_sgd_update(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
 # -------------------------------------------------------------------- task 8: sgd_direction
 
+# Which options each case turns on; their values are drawn over their ranges (RANGES) each run.
 SGD_CASES: dict[str, dict[str, Any]] = {
     "plain": {},
-    "weight decay": {"weight_decay": 0.1},
+    "weight decay": {"weight_decay": ...},
     "maximize": {"maximize": True},
-    "maximize + weight decay": {"maximize": True, "weight_decay": 0.1},
-    "momentum": {"momentum": 0.9},
-    "dampening": {"momentum": 0.9, "dampening": 0.4},
-    "nesterov": {"momentum": 0.9, "nesterov": True},
-    "momentum + weight decay": {"momentum": 0.9, "weight_decay": 0.1},
+    "maximize + weight decay": {"maximize": True, "weight_decay": ...},
+    "momentum": {"momentum": ...},
+    "dampening": {"momentum": ..., "dampening": ...},
+    "nesterov": {"momentum": ..., "nesterov": True},
+    "momentum + weight decay": {"momentum": ..., "weight_decay": ...},
 }
+# An option's range: (low, high, drawn log-uniformly). The options torch documents as ≥ 0 are
+# drawn away from 0 (0 is their off), and below where a few steps would overflow.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "lr": (1e-3, 1.0, True),
+    "momentum": (0.3, 0.99, False),
+    "dampening": (0.05, 0.95, False),
+    "weight_decay": (1e-3, 0.5, True),
+    "adam lr": (5e-3, 0.2, True),
+    "loop lr": (0.01, 0.2, True),
+    "eps": (1e-10, 1e-6, True),
+    "large eps": (1e-3, 3e-2, True),
+}
+
+
+def drawn(rng: np.random.Generator, name: str) -> float:
+    low, high, log = RANGES[name]
+    if log:
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return float(rng.uniform(low, high))
+
+
+def drawn_options(rng: np.random.Generator, case: dict[str, Any]) -> dict[str, Any]:
+    """The case's options, each one marked ... drawn over its range."""
+    return {k: drawn(rng, k) if v is ... else v for k, v in case.items()}
+
+
 SGD_HINTS = {
     "plain": "with no options the direction is the gradient itself",
     "weight decay": "weight decay joins the gradient: g = ∇θ + λ·θ",
@@ -83,7 +110,8 @@ ZERO_START = "the momentum buffer starts as the first gradient, not zero (torch:
 
 def build_sgd_direction(rng: np.random.Generator) -> Plan:
     cases, refs = [], []
-    for options in SGD_CASES.values():
+    for case in SGD_CASES.values():
+        options = drawn_options(rng, case)
         d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
         thetas = [seeded(rng, (d,), dt) for _ in range(STEPS)]
         grads = [seeded(rng, (d,), dt) for _ in range(STEPS)]
@@ -106,7 +134,8 @@ def judge_sgd_direction(answer: dict[str, Any], plan: Plan) -> list[Case]:
     refs = plan.expected["refs"]
     got = answer_cases(answer, len(refs), "sgd_direction")
     out = []
-    for (name, options), (steps, dt), mine in zip(SGD_CASES.items(), refs, got, strict=True):
+    drawn_cases = [c["options"] for c in plan.request["cases"]]
+    for name, options, (steps, dt), mine in zip(SGD_CASES, drawn_cases, refs, got, strict=True):
 
         def check(steps: Any = steps, mine: Any = mine, dt: str = dt) -> float:
             worst = 0.0
@@ -138,18 +167,31 @@ def judge_sgd_direction(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
 # ------------------------------------------------------------------------------ task 12: Adam
 
+# As SGD_CASES; "betas" gives each β's range, and ε is drawn in every case (tiny by default).
 ADAM_CASES: dict[str, dict[str, Any]] = {
-    "adam": {"eps": 1e-3},  # an ε large enough that its place (outside the root) shows
-    "weight decay (L2)": {"weight_decay": 0.1},
-    "adamw": {"weight_decay": 0.1, "decoupled": True},
+    "adam": {"eps": "large eps"},  # an ε large enough that its place (outside the root) shows
+    "weight decay (L2)": {"weight_decay": ...},
+    "adamw": {"weight_decay": ..., "decoupled": True},
     "amsgrad": {"amsgrad": True},
-    # A short memory (β2 = 0.5) and gradients that fade: v falls, so its running max differs.
-    "amsgrad, fading gradients": {"amsgrad": True, "betas": (0.9, 0.5)},
-    "small betas and a large eps": {"betas": (0.3, 0.6), "eps": 0.01},
+    # A short memory (small β2) and gradients that fade: v falls, so its running max differs.
+    "amsgrad, fading gradients": {"amsgrad": True, "betas": ((0.5, 0.95), (0.3, 0.7))},
+    "small betas and a large eps": {"betas": ((0.1, 0.5), (0.4, 0.8)), "eps": "large eps"},
     "maximize": {"maximize": True},
-    "maximize + weight decay (L2)": {"maximize": True, "weight_decay": 0.1},
-    "maximize + adamw": {"maximize": True, "weight_decay": 0.1, "decoupled": True},
+    "maximize + weight decay (L2)": {"maximize": True, "weight_decay": ...},
+    "maximize + adamw": {"maximize": True, "weight_decay": ..., "decoupled": True},
 }
+ADAM_BETAS = ((0.8, 0.95), (0.99, 0.9999))  # where a case does not say
+
+
+def drawn_adam(rng: np.random.Generator, case: dict[str, Any]) -> dict[str, Any]:
+    """A case's Adam options, every number drawn: lr, both betas, ε and λ where it is on."""
+    betas = case.get("betas", ADAM_BETAS)
+    eps = drawn(rng, case.get("eps", "eps"))
+    rest = drawn_options(rng, {k: v for k, v in case.items() if k not in ("betas", "eps")})
+    return {"lr": drawn(rng, "adam lr"), **rest, "eps": eps,
+            "betas": tuple(float(rng.uniform(lo, hi)) for lo, hi in betas)}  # fmt: skip
+
+
 ADAM_HINTS = {
     "adam": "m̂ = m/(1 - β1ᵗ), v̂ = v/(1 - β2ᵗ), and ε goes outside the root: √v̂ + ε",
     "weight decay (L2)": "Adam adds λ·θ to the gradient before the moments",
@@ -165,23 +207,30 @@ ADAM_HINTS = {
 
 def build_adam(rng: np.random.Generator) -> Plan:
     cases, refs = [], []
-    for options in ADAM_CASES.values():
+    for name, case in ADAM_CASES.items():
+        options = drawn_adam(rng, case)
         d, dt = int(rng.integers(1, 6)), str(rng.choice(DTYPES))
         theta0, grads = seeded(rng, (d,), dt), [seeded(rng, (d,), dt) for _ in range(5)]
-        if options.get("betas") == (0.9, 0.5):
+        if name == "amsgrad, fading gradients":
             fade = (4, 2, 1, 0.5, 0.25)
             grads = [g * np.asarray(f, g.dtype) for g, f in zip(grads, fade, strict=True)]
         kwargs = {k: v for k, v in options.items() if k != "decoupled"}
-        p = torch.nn.Parameter(as_tensor(theta0))
+        p = torch.nn.Parameter(as_tensor(theta0.copy()))
         cls = torch.optim.AdamW if options.get("decoupled") else torch.optim.Adam
-        opt = cls([p], lr=0.05, **kwargs)
-        thetas = []
+        opt = cls([p], **kwargs)
+        thetas, states = [], []
         for g in grads:
             p.grad = as_tensor(g)
             opt.step()
             thetas.append(p.detach().numpy().copy())
-        cases.append({"options": {"lr": 0.05, **options}, "theta0": theta0, "grads": grads})
-        refs.append((thetas, dt))
+            kept = opt.state[p]
+            states.append({"exp_avg": kept["exp_avg"].numpy().copy(),
+                           "exp_avg_sq": kept["exp_avg_sq"].numpy().copy(),
+                           "max_exp_avg_sq": kept["max_exp_avg_sq"].numpy().copy()
+                           if "max_exp_avg_sq" in kept else None,
+                           "step": int(kept["step"].item())})  # fmt: skip
+        cases.append({"options": options, "theta0": theta0, "grads": grads})
+        refs.append((thetas, states, dt))
     return Plan({"cases": cases}, {"refs": refs})
 
 
@@ -189,18 +238,48 @@ def judge_adam(answer: dict[str, Any], plan: Plan) -> list[Case]:
     refs = plan.expected["refs"]
     got = answer_cases(answer, len(refs), "adam_step")
     out = []
-    for name, (thetas, dt), mine in zip(ADAM_CASES, refs, got, strict=True):
+    for name, (thetas, states, dt), mine in zip(ADAM_CASES, refs, got, strict=True):
 
-        def check(thetas: Any = thetas, mine: Any = mine, dt: str = dt) -> float:
+        def check(thetas: Any = thetas, states: Any = states, mine: Any = mine,
+                  dt: str = dt) -> float:  # fmt: skip
+            steps = mine.get("thetas", []) if isinstance(mine, dict) else []
             worst = 0.0
-            for k, (want, m) in enumerate(zip(thetas, mine, strict=False)):
+            for k, (want, m) in enumerate(zip(thetas, steps, strict=False)):
                 worst = max(worst, expect_close(m, want, f"θ after step {k + 1}", dt))
-            if len(mine) < len(thetas):
+            if len(steps) < len(thetas):
                 raise Fail("adam_step must return (params, state)")
+            for k, (want, m) in enumerate(zip(states, mine.get("states", []), strict=True)):
+                worst = max(worst, _state_close(m, want, k + 1, dt))
             return worst
 
         case = judged(name, check, mine)
         if not case.passed and not keeps_hint(case):
             case.hint = ADAM_HINTS[name]
         out.append(case)
+    fail_overwrites(out, [[c["theta0"], *c["grads"]] for c in plan.request["cases"]], answer,
+                    ("params[0]",) + ("a gradient",) * 8)  # fmt: skip
     return out
+
+
+def _state_close(mine: Any, want: dict[str, Any], k: int, dt: str) -> float:
+    """The state adam_step returned after step k against torch's optimizer.state[p]."""
+    if not isinstance(mine, dict):
+        raise Fail(f"the state after step {k} could not be read")
+    worst = 0.0
+    for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+        if isinstance(mine.get(key), str):  # "missing": no such field
+            raise Fail(f"the state has no field {key}",
+                       hint="name the state's fields as torch does: exp_avg, exp_avg_sq, "
+                       "max_exp_avg_sq, step")  # fmt: skip
+        if want[key] is None:
+            continue  # torch keeps no running max without amsgrad
+        if mine.get(key) is None:
+            raise Fail(f"state.{key} after step {k} holds no array",
+                       hint="return the state with m, v (and v's running max with amsgrad) "
+                       "as arrays, one per parameter")  # fmt: skip
+        what = f"state.{key} after step {k}"
+        worst = max(worst, expect_close(mine.get(key), want[key], what, dt))
+    if mine.get("step") != want["step"]:
+        raise Fail(f"state.step after step {k} is {mine.get('step')!r}, torch's is {want['step']}",
+                   hint="count the steps taken: t = t + 1 on each call")  # fmt: skip
+    return worst

@@ -20,7 +20,7 @@ from compare.exercises.checks.common import (
     judged,
     seeded,
 )
-from compare.exercises.tasks import STEP_GRADIENTS
+from compare.exercises.tasks import SECOND_GRADIENTS, STEP_GRADIENTS
 
 # ------------------------------------------------------------ the torch side (tasks 13-16)
 
@@ -62,6 +62,20 @@ def judge_build(answer: dict[str, Any], plan: Plan) -> list[Case]:
                 "one optimizer.step() with known gradients did not move this model's "
                 "parameters by -lr·g: the optimizer does not hold them",
                 hint="build the optimizer over model.parameters() of the model returned",
+            )
+        g1, g2 = np.array(STEP_GRADIENTS), np.array(SECOND_GRADIENTS)
+        twice = np.asarray(mine["stepped_twice"], dtype=np.float64)
+        if not np.allclose(twice, moved - lr * g2, rtol=1e-6, atol=1e-7):
+            # Momentum μ moves the second step by -lr·(g2 + μ·g1): name it only if that fits.
+            mu = (moved - lr * g2 - twice) / (lr * g1)
+            hint = "torch.optim.SGD(params=model.parameters(), lr=lr), no other option"
+            if np.allclose(mu, mu[0], rtol=1e-4) and mu[0] > 1e-6:
+                hint = f"momentum={float(mu[0]):.3g}: the chapter's SGD has none"
+            raise Fail(
+                "a second optimizer.step() with known gradients did not move the parameters "
+                "by -lr·g again: the optimizer is not plain SGD(lr)",
+                float(np.max(np.abs(twice - (moved - lr * g2)))),
+                hint,
             )
         return d
 
