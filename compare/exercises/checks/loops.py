@@ -288,6 +288,8 @@ def judge_chapter(answer: dict[str, Any], plan: Plan) -> list[Case]:
     own = judged("the same, through your own make_line and fit", partial(history, "own"),
                  answer.get("own"))  # fmt: skip
     if path.passed and not own.passed and not own.hint:
-        own.hint = ("chapter_exercise is right with correct pieces: your make_line (task 1) or "
-                    "fit (task 9) gives another path")  # fmt: skip
+        own.hint = (
+            "chapter_exercise is right with correct pieces, so one it calls is not "
+            "(make_line, a loss, fit, or what fit calls): the other FAILs name it"
+        )
     return [judged("settings", settings), path, own]
