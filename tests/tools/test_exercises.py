@@ -132,6 +132,7 @@ MISTAKES = {
     "loop: sum of batch losses": (9, "train.py", "train_loss = float(np.mean(batch_losses))", "train_loss = float(np.sum(batch_losses))", "mean of its batches' losses"),
     "loop: the caller's start updated in place": (9, "train.py", "            (w, b), state = step((w, b), (dw, db), state, opt)", "            (w_new, b_new), state = step((w, b), (dw, db), state, opt)\n            w[...], b[...] = w_new, b_new", "overwrote its argument w"),
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
+    "loop: Adam stepped as plain SGD": (9, "train.py", "(w, b), state = step((w, b), (dw, db), state, opt)", "(w, b), state = step((w, b), (dw, db), state, opt) if not hasattr(opt, 'betas') else ((w - opt.lr * dw, b - opt.lr * db), state)", "stepped with plain SGD"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
     "checkpoint: an Adam state saved as SGD's": (10, "checkpoint.py", '    family = "adam" if isinstance(state, AdamState) else "sgd"', '    family = "sgd"', "an Adam state, saved and loaded"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
@@ -185,6 +186,17 @@ def test_a_planted_mistake_fails_its_task_only_with_its_hint(
     for other in (t for t in book.tasks if not t.passed and t.number != task):
         assert other.number == 11, other.line()
         assert [c.name for c in other.cases if not c.passed] == [OWN_PIECES], other.line()
+
+
+def test_a_loop_slip_with_no_fingerprint_gets_no_named_hint(tmp_path):
+    """Every step a little too long: no classic slip's run matches, so no hint names one
+    (the hints once blamed sgd_step, orders or the state whatever the cause)."""
+    dest = planted(tmp_path, ("train.py", "(w, b), state = step((w, b), (dw, db), state, opt)",
+                              "(w, b), state = step((w, b), (1.01 * dw, 1.01 * db), state, opt)"))  # fmt: skip
+    (loop,) = grade_folder(dest, [9], seed=7).tasks
+    failed = [c for c in loop.cases if not c.passed]
+    assert len(failed) == len(loop.cases), loop.line()
+    assert all(c.hint == "" for c in failed), [(c.name, c.hint) for c in failed]
 
 
 def test_two_loops_written_another_way_still_pass(tmp_path):

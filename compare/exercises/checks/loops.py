@@ -27,29 +27,41 @@ from compare.exercises.checks.optimizers import drawn, drawn_adam
 # ------------------------------------------------------------------------------ task 9: loop
 
 
-def _torch_loop(case: dict[str, Any], whole_set: bool = False) -> dict[str, np.ndarray]:
+def _torch_loop(case: dict[str, Any], slip: str = "") -> dict[str, np.ndarray]:
     """The course's loop in plain torch: batches in `orders`, losses before each step.
 
-    `whole_set`: the slip of a mini-batch step that takes the whole training set's gradient,
-    as a fingerprint to name it by.
+    `slip` runs it with one classic slip, as a fingerprint to name that slip by only when the
+    student's history follows it: "whole_set" (each mini-batch steps on the whole training
+    set's gradient), "drop_last" (the last short batch left out), "unshuffled" (orders
+    ignored), "fresh_state" (the state passed in at the resume ignored), "sgd" (plain SGD
+    whatever the optimizer).
     """
     w = torch.nn.Parameter(as_tensor(case["w0"]))
     b = torch.nn.Parameter(as_tensor(case["b0"]))
-    options = dict(case["options"])
-    if case["optimizer"] == "adam":
-        cls = torch.optim.AdamW if options.pop("decoupled", False) else torch.optim.Adam
-        opt: torch.optim.Optimizer = cls([w, b], **options)
-    else:
-        opt = torch.optim.SGD([w, b], **options)
+
+    def optimizer() -> torch.optim.Optimizer:
+        options = dict(case["options"])
+        if slip == "sgd":
+            return torch.optim.SGD([w, b], lr=options["lr"])
+        if case["optimizer"] == "adam":
+            cls = torch.optim.AdamW if options.pop("decoupled", False) else torch.optim.Adam
+            return cls([w, b], **options)
+        return torch.optim.SGD([w, b], **options)
+
+    opt = optimizer()
     loss_fn = TORCH_LOSSES[case["loss"]]()
     X, y = as_tensor(case["X_train"]), as_tensor(case["y_train"])
     n, size = len(X), case["batch_size"] or len(X)
+    end = n - n % size if slip == "drop_last" else n
     hist: dict[str, list[Any]] = {"train_loss": [], "test_loss": [], "weight": [], "bias": []}
     for epoch in range(case["epochs"]):
-        order = np.arange(n) if case["orders"] is None else case["orders"][epoch]
+        shuffled = case["orders"] is not None and slip != "unshuffled"
+        order = case["orders"][epoch] if shuffled else np.arange(n)
+        if slip == "fresh_state" and epoch == case["resume_after"]:
+            opt = optimizer()
         losses = []
-        for i in range(0, n, size):
-            rows = torch.as_tensor(order[i : i + size] if not whole_set else np.arange(n))
+        for i in range(0, end, size):
+            rows = torch.as_tensor(order[i : i + size] if slip != "whole_set" else np.arange(n))
             loss = loss_fn(X[rows] @ w[:, None] + b, y[rows])
             opt.zero_grad()
             loss.backward()
@@ -64,14 +76,24 @@ def _torch_loop(case: dict[str, Any], whole_set: bool = False) -> dict[str, np.n
     return {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
 
 
-LOOP_HINTS = {
-    "full batch, the course": "per epoch: forward, loss, gradients, step; then the test loss",
-    "mini-batches that do not divide N": "batches(n, batch_size, order) keeps the last short batch",
-    "shuffled orders": "visit the rows in orders[epoch] when orders is given",
-    "resumed with the state passed in": "start from the `state` argument when it is not None",
-    "Adam through the loop": "step() dispatches on the optimizer; do not call sgd_step directly",
-    "float32": "keep the arrays' dtype: no float64 sneaking in",
-}
+# Each case's name, and the slip whose fingerprint (its own run, in _torch_loop) it checks for
+# when it fails, with the hint that names it: a hint only where the history follows the slip.
+LOOP_CASES: dict[str, tuple[str, str]] = {
+    "full batch, the course": ("", ""),
+    "mini-batches that do not divide N": (
+        "drop_last", "the last short batch was left out: batches(n, batch_size, order) keeps it"),
+    "shuffled orders": ("unshuffled", "orders were ignored: visit the rows in orders[epoch]"),
+    "resumed with the state passed in": (
+        "fresh_state", "the state passed in was ignored: start from the `state` argument"),
+    "Adam through the loop": (
+        "sgd", "the loop stepped with plain SGD: step() dispatches on the optimizer; do not "
+        "call sgd_step directly"),
+    "float32": ("", ""),
+}  # fmt: skip
+WHOLE_SET = ("each mini-batch step takes the whole training set's gradient: compute it on "
+             "X_train[rows], y_train[rows]")  # fmt: skip
+SUMMED = "the epoch's train loss is the mean of its batches' losses, not their sum"
+FLOAT32 = "the same loop passes in float64: keep the arrays' dtype, no float64 sneaking in"
 
 
 def build_loop(rng: np.random.Generator) -> Plan:
@@ -126,7 +148,7 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
     refs, cases = plan.expected["refs"], plan.expected["cases"]
     got = answer_cases(answer, len(refs), "fit")
     out = []
-    for name, ref, c, mine in zip(LOOP_HINTS, refs, cases, got, strict=True):
+    for name, ref, c, mine in zip(LOOP_CASES, refs, cases, got, strict=True):
 
         def check(ref: Any = ref, c: Any = c, mine: Any = mine) -> float:
             h, first = mine["history"], c["resume_after"]
@@ -147,17 +169,36 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
         case = judged(name, check, mine)
         if not case.passed and not keeps_hint(case):
-            case.hint = LOOP_HINTS[name]
-            if c["batch_size"] is not None and _matches(mine, _torch_loop(c, whole_set=True)):
-                case.hint = ("each mini-batch step takes the whole training set's gradient: "
-                             "compute it on X_train[rows], y_train[rows]")  # fmt: skip
-            elif name == "mini-batches that do not divide N" and "train_loss" in case.message:
-                case.hint = "the epoch's train loss is the mean of its batches' losses"
+            slip, hint = LOOP_CASES[name]
+            # The comparison's own hint (a constant ratio to torch's) or none, unless a
+            # slip's own run is what the history follows.
+            if c["batch_size"] is not None and _matches(mine, _torch_loop(c, "whole_set")):
+                case.hint = WHOLE_SET
+            elif slip and _matches(mine, _torch_loop(c, slip)):
+                case.hint = hint
+            elif c["batch_size"] and _summed_batches(mine, ref, _batches(c)):
+                case.hint = SUMMED
         out.append(case)
+    if not out[-1].passed and all(c.passed for c in out[:-1]) and not keeps_hint(out[-1]):
+        out[-1].hint = FLOAT32  # the float32 case alone fails: its dtype is what differs
     keys = ("X_train", "y_train", "X_test", "y_test", "w0", "b0")
     sent = [[c[k] for k in keys] for c in cases]
     fail_overwrites(out, sent, answer, ("X_train", "y_train", "X_test", "y_test", "w", "b"))
     return out
+
+
+def _batches(case: dict[str, Any]) -> int:
+    return -(-len(case["X_train"]) // case["batch_size"])  # ⌈N / batch size⌉
+
+
+def _summed_batches(mine: Any, ref: dict[str, np.ndarray], batches: int) -> bool:
+    """The train loss is the sum of the epoch's batch losses: the mean's, times their count."""
+    try:
+        got = np.asarray(mine["history"]["train_loss"], dtype=np.float64)
+    except (TypeError, KeyError, ValueError):
+        return False
+    want = ref["train_loss"][-len(got) :] * batches if len(got) else None
+    return want is not None and bool(np.allclose(got, want, rtol=1e-6, atol=1e-12))
 
 
 def _matches(mine: Any, ref: dict[str, np.ndarray]) -> bool:

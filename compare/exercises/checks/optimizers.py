@@ -101,7 +101,7 @@ SGD_HINTS = {
     "maximize + weight decay": "flip the gradient first, then add λ·θ: g = -∇θ + λ·θ",
     "momentum": "v = μ·v + (1 - τ)·g, and the first buffer is the gradient itself",
     "dampening": "dampening scales the new gradient in the buffer: v = μ·v + (1 - τ)·g",
-    "nesterov": "Nesterov steps along g + μ·v, not v",
+    "nesterov": "Nesterov: the direction is g + μ·v, with v the updated buffer",
     "momentum + weight decay": "add λ·θ to the gradient before it enters the momentum buffer",
 }
 STEPS = 4
