@@ -201,7 +201,7 @@ class RunConfig:
             ) from None
 
     def _check_scheduler(self) -> None:
-        """A known scheduler with arguments it takes, stepped once per full-batch epoch."""
+        """A known scheduler with arguments it takes; stepped per epoch, a cycle per batch."""
         pairs = optim_args.as_pairs(self.scheduler_args)
         object.__setattr__(self, "scheduler_args", pairs)
         if self.scheduler is None:
@@ -210,8 +210,15 @@ class RunConfig:
         message = scheduler_args.problem(self.scheduler, pairs)
         if message is not None:
             raise ConfigError(message)
-        if self.batch_size is not None:
-            raise ConfigError("--scheduler steps once per epoch of a full batch; drop --batch-size")
+        if self.scheduler in ("onecyclelr", "cycliclr") and self.batch_size is not None:
+            given = dict(pairs).get("total_steps")
+            if given is not None and int(given) < self.scheduler_steps:
+                raise ConfigError(
+                    f"--scheduler-args total_steps={given}: the run steps its cycle "
+                    f"{self.scheduler_steps:,} times ({self.epochs} epochs × "
+                    f"{self.scheduler_steps // self.epochs} batches); give at least that, or "
+                    "drop it"
+                )
         if self.epochs > MAX_SCHEDULED_EPOCHS:
             raise ConfigError(f"--scheduler runs at most {MAX_SCHEDULED_EPOCHS:,} epochs")
         import torch  # torch.optim.lr_scheduler checks each value's range itself
@@ -220,11 +227,19 @@ class RunConfig:
 
         # The run's own optimizer family: a cycle that moves the momentum needs one that has it.
         opt = OPTIMIZERS[self.optimizer]([torch.zeros(1, requires_grad=True)], lr=self.lr)
-        schedule = scheduler_args.schedule_for(self.scheduler, pairs, self.epochs)
+        schedule = scheduler_args.schedule_for(self.scheduler, pairs, self.scheduler_steps)
         try:
             scheduler_args.torch_scheduler(schedule, opt)
         except (ValueError, TypeError, ZeroDivisionError) as e:
             raise ConfigError(f"--scheduler-args: {self.scheduler} refuses them: {e}") from None
+
+    @property
+    def scheduler_steps(self) -> int:
+        """How often the run steps its scheduler: once per epoch, or, for a cycle (OneCycleLR,
+        CyclicLR) with --batch-size, once per batch, as torch's documentation steps them."""
+        if self.scheduler in ("onecyclelr", "cycliclr") and self.batch_size is not None:
+            return self.epochs * -(-self.n_train // self.batch_size)
+        return self.epochs
 
     @property
     def n_train(self) -> int:

@@ -151,7 +151,7 @@ def schedule_of(config: RunConfig) -> Schedule | ReduceLROnPlateau | None:
     if config.scheduler is None:
         return None
     schedule: Schedule | ReduceLROnPlateau = scheduler_args.schedule_for(
-        config.scheduler, config.scheduler_args, config.epochs
+        config.scheduler, config.scheduler_args, config.scheduler_steps
     )
     return schedule
 

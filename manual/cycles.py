@@ -2,9 +2,9 @@
 
 Both move the lr and, against it, the momentum (SGD's momentum, Adam's β1): when the lr is
 high the momentum is low. torch rewrites param_groups' "lr" and "momentum" / "betas" at each
-scheduler.step(); here `cycle_at` is a pure function of the step count t. torch steps them
-after every batch; in the course's full-batch run a batch is an epoch. Names, fields and
-defaults are torch's.
+scheduler.step(); here `cycle_at` is a pure function of the step count t. torch's docs step
+them after every batch (PerBatch); in the course's full-batch run a batch is an epoch. Names,
+fields and defaults are torch's.
 """
 
 from __future__ import annotations
@@ -118,3 +118,13 @@ def cycle_at(s: Cycle, t: int, opt: Opt, total: int) -> Opt:
     elif s.cycle_momentum and "momentum" in names:
         changes["momentum"] = momentum
     return replace(opt, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class PerBatch:
+    """An optimizer whose cycle is stepped after every batch: before step t (t steps taken, the
+    state's `step`), its hyperparameters are cycle_at(cycle, t, opt, total)."""
+
+    opt: Any  # the optimizer's own hyperparameters (SGD, Adam, …)
+    cycle: Cycle  # OneCycleLR or CyclicLR
+    total: int  # the steps in the cycle: epochs × batches per epoch, unless total_steps says

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from manual.compose import ChainedScheduler, Composed, SequentialLR, composed_lr
-from manual.cycles import Cycle, CyclicLR, OneCycleLR, cycle_at, schedule_steps
+from manual.cycles import Cycle, CyclicLR, OneCycleLR, PerBatch, cycle_at, schedule_steps
 from manual.gradients import gradients
 from manual.losses import Loss
 from manual.model import forward
-from manual.optim import Optimizer, OptimizerState, init_state, step
+from manual.optim import Optimizer, OptimizerState, init_state
+from manual.optim import step as optim_step
 from manual.schedulers import ReduceLROnPlateau, Schedule, lr_at, plateau_init, plateau_step
 
 
@@ -65,22 +66,28 @@ def fit(
     Full batch by default, as the course. With `batch_size`, each epoch visits the rows in
     `orders[epoch]` (or in order) and steps once per batch; the epoch's train loss is then the
     mean of its batches' losses, each taken before that batch's step. With a `schedule`, each
-    epoch's lr comes from it, as torch's scheduler.step() after every epoch sets it.
+    epoch's lr comes from it, as torch's scheduler.step() after every epoch sets it; a cycle
+    with `batch_size` is stepped after every batch instead, as torch's documentation has it.
     """
     w, b = params
-    if isinstance(
-        schedule, OneCycleLR | CyclicLR
-    ):  # torch's constructor sets them, before any step
+    per_batch: PerBatch | None = None
+    if isinstance(schedule, OneCycleLR | CyclicLR):  # set by the constructor, before a step
         opt = cycle_at(schedule, 0, opt, schedule_steps(schedule, epochs))
+        if batch_size is not None:  # torch's docs step a cycle after every batch
+            n_batches = -(-len(X_train) // batch_size)  # ⌈N / batch size⌉
+            per_batch = PerBatch(opt, schedule, schedule_steps(schedule, epochs * n_batches))
     state = init_state(opt, (w, b)) if state is None else state
     history = History()
     base_lr = opt.lr
     plateau = plateau_init(schedule, base_lr) if isinstance(schedule, ReduceLROnPlateau) else None
+    if per_batch is not None:
+        opt = per_batch  # type: ignore[assignment]  # step() reads it at each step's count
     for epoch in range(epochs):
         if plateau is not None:
             opt = replace(opt, lr=plateau.lr)
-        elif isinstance(schedule, OneCycleLR | CyclicLR):  # the lr and the momentum, cycled
-            opt = cycle_at(schedule, epoch, opt, schedule_steps(schedule, epochs))
+        elif isinstance(schedule, OneCycleLR | CyclicLR):
+            if per_batch is None:  # the lr and the momentum, cycled once an epoch
+                opt = cycle_at(schedule, epoch, opt, schedule_steps(schedule, epochs))
         elif isinstance(schedule, SequentialLR | ChainedScheduler):
             opt = replace(opt, lr=composed_lr(schedule, epoch, base_lr))
         elif schedule is not None and not isinstance(schedule, ReduceLROnPlateau):
@@ -108,3 +115,16 @@ def fit(
         if on_epoch is not None:  # e.g. a progress bar
             on_epoch(epoch)
     return (w, b), state, history
+
+
+def step(
+    params: tuple[np.ndarray, ...],
+    grads: tuple[np.ndarray, ...],
+    state: OptimizerState,
+    opt: Optimizer | PerBatch,
+) -> tuple[tuple[np.ndarray, ...], OptimizerState]:
+    """One optimizer step; a PerBatch cycle is read at t = state.step, the steps taken so far,
+    as torch's scheduler.step() after every batch leaves param_groups."""
+    if isinstance(opt, PerBatch):
+        opt = cycle_at(opt.cycle, state.step, opt.opt, opt.total)
+    return optim_step(params, grads, state, opt)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from torch.optim.lr_scheduler import CyclicLR, LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 from torch_impl.model import LinearRegressionModel, weight_and_bias
 
@@ -97,6 +97,8 @@ def fit(
     train loss is the mean of its batches' losses, each taken before that batch's step.
     """
     history = History()
+    # torch's docs: a cycle is stepped after every batch; the other schedules every epoch.
+    per_batch = loader is not None and isinstance(scheduler, OneCycleLR | CyclicLR)
     for epoch in range(epochs):
         ### Training
         model.train()
@@ -104,6 +106,8 @@ def fit(
         for X, y in loader if loader is not None else [(X_train, y_train)]:
             loss = train_step(model, loss_fn, optimizer, X, y)
             batch_losses.append(loss.item())
+            if per_batch and isinstance(scheduler, OneCycleLR | CyclicLR):
+                scheduler.step()
 
         ### Testing
         with torch.inference_mode():
@@ -111,7 +115,7 @@ def fit(
 
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(test_loss.item())  # cut the lr when the test loss stalls
-        elif scheduler is not None:
+        elif scheduler is not None and not per_batch:
             scheduler.step()  # the next epoch's lr
 
         weight, bias = weight_and_bias(model)

@@ -106,3 +106,42 @@ def test_a_cycle_that_forgets_the_momentum_is_caught(monkeypatch):
     c = compare.run(scheduler="onecyclelr", scheduler_args={"max_lr": 0.05}, optimizer="sgd",
                     momentum=0.9, dtype="float64", epochs=60)  # fmt: skip
     assert c.max_param_diff > 1e-6
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("onecyclelr", {"max_lr": 0.05}),
+     ("cycliclr", {"base_lr": 0.001, "max_lr": 0.05, "step_size_up": 15})],
+    ids=["onecycle", "cyclic"],
+)  # fmt: skip
+def test_with_mini_batches_a_cycle_steps_after_every_batch(name, args, optimizer):
+    """torch's docs step OneCycleLR and CyclicLR after every batch: with --batch-size both sides
+    do (40 rows in batches of 6: 7 steps an epoch, the cycle 7 × 30 steps long)."""
+    settings = {"optimizer": optimizer, "dtype": "float64", "features": 3, "noise": 0.1,
+                "epochs": 30, "loss": "mse", "lr": 0.01, "batch_size": 6, "shuffle": True,
+                "momentum": 0.9 if optimizer == "sgd" else 0.0}  # fmt: skip
+    c = compare.run(scheduler=name, scheduler_args=args, **settings)
+    assert c.max_param_diff <= 1e-12
+
+
+def test_a_cycle_stepped_per_epoch_under_mini_batches_is_caught(monkeypatch):
+    """The check can fail: the hand side stepping its cycle per epoch, not per batch, leaves
+    torch's path."""
+    import manual.optim
+
+    def per_epoch(params, grads, state, opt):  # the cycle read at the epoch (7 batches each)
+        at = hand.cycle_at(opt.cycle, state.step // 7 * 7, opt.opt, opt.total)
+        return manual.optim.step(params, grads, state, at)
+
+    monkeypatch.setattr("manual.train.step", per_epoch)
+    c = compare.run(scheduler="onecyclelr", scheduler_args={"max_lr": 0.05}, optimizer="sgd",
+                    momentum=0.9, dtype="float64", epochs=30, batch_size=6)  # fmt: skip
+    assert c.max_param_diff > 1e-6
+
+
+def test_a_cycle_too_short_for_its_batches_is_one_line():
+    with pytest.raises(compare.config.ConfigError) as caught:
+        compare.config.RunConfig(scheduler="onecyclelr", batch_size=6, epochs=30,
+                                 scheduler_args={"max_lr": 0.05, "total_steps": 30})  # fmt: skip
+    assert "steps its cycle 210 times (30 epochs × 7 batches)" in str(caught.value)

@@ -105,7 +105,6 @@ def test_a_schedule_off_by_one_epoch_is_caught(monkeypatch):
         ({"scheduler": "multisteplr", "scheduler_args": {"milestones": 30}}, "give epochs"),
         ({"scheduler": "exponentiallr", "scheduler_args": {"gamma": 0}}, "a factor > 0"),
         ({"scheduler": "reducelronplateau", "scheduler_args": {"mode": "up"}}, "refuses them"),
-        ({"scheduler": "linearlr", "batch_size": 8}, "drop --batch-size"),
         ({"scheduler": "linearlr", "epochs": MAX_SCHEDULED_EPOCHS + 1}, "at most 10,000 epochs"),
         ({"scheduler": "lambdalr"}, "choose one of steplr"),
         ({"scheduler": "onecyclelr"}, "needs --scheduler-args max_lr="),
