@@ -165,6 +165,8 @@ MISTAKES = {
     "chapter: Adam instead of SGD": (11, "exercise.py", "SGD(lr=EXERCISE.lr)", "__import__('manual.optim', fromlist=['Adam']).Adam(lr=EXERCISE.lr)", "trained with 'Adam'"),
     "chapter: SGD with momentum": (11, "exercise.py", "SGD(lr=EXERCISE.lr)", "SGD(lr=EXERCISE.lr, momentum=0.9)", "momentum=0.9"),
     "torch build: momentum 0.9": (13, "torch_impl/train.py", "torch.optim.SGD(params=model.parameters(), lr=lr)", "torch.optim.SGD(params=model.parameters(), lr=lr, momentum=0.9)", "momentum=0.9"),
+    "forward: float64 always": (2, "model.py", "pred: np.ndarray = X @ w[:, None] + b", "pred: np.ndarray = (X @ w[:, None] + b).astype(np.float64)", "its inputs were float32"),
+    "sgd_update: float64 always": (7, "optim/sgd.py", "return theta - lr * direction", "return (theta - lr * direction).astype(np.float64)", "keep the inputs' dtype"),
     "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "    torch.save(model.state_dict(), path)", "    torch.save(list(model.parameters()), path)", "model.state_dict()"),
 }  # fmt: skip
 
@@ -218,7 +220,7 @@ def test_two_loops_written_another_way_still_pass(tmp_path):
 def test_a_loop_hard_wired_to_sgd_step_loses_only_the_adam_case(tmp_path):
     dest = planted(
         tmp_path,
-        ("train.py", "init_state, step", "init_state, sgd_step"),
+        ("train.py", "OptimizerState, init_state\n", "OptimizerState, init_state, sgd_step\n"),
         ("train.py", "(w, b), state = step((w, b)", "(w, b), state = sgd_step((w, b)"),
     )
     (loop,) = grade_folder(dest, [9]).tasks

@@ -65,10 +65,18 @@ def expect_close(
     dtype: str = "float64",
     exact: bool = False,
     n: int | None = None,
+    keep_dtype: bool = False,
 ) -> float:
-    """Shape, then values, cmp-style: the maxdiff, or a Fail naming what differs and why."""
+    """Shape, then values, cmp-style: the maxdiff, or a Fail naming what differs and why.
+
+    `keep_dtype`: an array must come back in the dtype it was given (float32 in, float32 out),
+    as the tasks document; a float64 answer to float32 inputs is as close as float32 itself.
+    """
     if got is None:
         raise Fail(f"{what} is None", hint="you returned None: is a `return` missing?")
+    if keep_dtype and dtype in DTYPES and isinstance(got, np.ndarray) and got.dtype != dtype:
+        raise Fail(f"{what} is {got.dtype}; its inputs were {dtype}",
+                   hint=f"keep the inputs' dtype: the answer is {dtype} too")  # fmt: skip
     try:
         mine = np.asarray(got, dtype=np.float64)
     except (TypeError, ValueError):
@@ -247,6 +255,6 @@ def cases_each(
     names: list[str], got: list[Any], refs: list[Any], dts: list[str], what: str
 ) -> list[Case]:
     return [
-        judged(n, partial(expect_close, g, r, what, dt), g)
+        judged(n, partial(expect_close, g, r, what, dt, keep_dtype=True), g)
         for n, g, r, dt in zip(names, got, refs, dts, strict=True)
     ]

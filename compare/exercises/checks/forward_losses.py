@@ -49,7 +49,7 @@ def judge_forward(answer: dict[str, Any], plan: Plan) -> list[Case]:
 
 def _loss_inputs(rng: np.random.Generator, loss: str) -> list[tuple[np.ndarray, ...]]:
     """(ŷ, y) per call, and for Huber a δ drawn over (0.2, 3) after the default's own call."""
-    calls: list[tuple[np.ndarray, ...]] = []
+    calls: list[tuple[Any, ...]] = []  # (ŷ, y) arrays, and Huber's δ as a float
     for i, (n, _, dt) in enumerate(drawn_shapes(rng)):
         pred, target = seeded(rng, (n, 1), dt), seeded(rng, (n, 1), dt)
         if loss == "l1":
@@ -61,7 +61,7 @@ def _loss_inputs(rng: np.random.Generator, loss: str) -> list[tuple[np.ndarray, 
             delta = 1.0 if i == 0 else float(rng.uniform(0.2, 3.0))
             target[0] = pred[0] - np.asarray(delta, dtype=dt)  # on the edge |r| = δ
             target[1] = pred[1] + np.asarray(3 * delta, dtype=dt)  # far outside
-            calls.append((pred, target, np.asarray(delta)))
+            calls.append((pred, target, delta))  # a float, as huber_grad documents
             continue
         calls.append((pred, target))
     return calls
@@ -135,7 +135,8 @@ def judge_backward(answer: dict[str, Any], plan: Plan) -> list[Case]:
             raise Fail("backward returned None", hint="you returned None: is a `return` missing?")
         if not isinstance(g, list) or len(g) != 2:
             raise Fail("backward must return (dw, db)")
-        return max(expect_close(g[0], r[0], "dw", dt, n=n), expect_close(g[1], r[1], "db", dt, n=n))
+        return max(expect_close(g[0], r[0], "dw", dt, n=n, keep_dtype=True),
+                   expect_close(g[1], r[1], "db", dt, n=n, keep_dtype=True))  # fmt: skip
 
     cases = [
         judged(f"X {dt}, d={r[0].shape[0]}", partial(one, g, r, dt, len(call[0])), g)

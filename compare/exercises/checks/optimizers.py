@@ -141,7 +141,10 @@ def judge_sgd_direction(answer: dict[str, Any], plan: Plan) -> list[Case]:
             worst = 0.0
             for k, ((direction, buf), m) in enumerate(zip(steps, mine, strict=False)):
                 worst = max(
-                    worst, expect_close(m["direction"], direction, f"direction (step {k})", dt)
+                    worst,
+                    expect_close(
+                        m["direction"], direction, f"direction (step {k})", dt, keep_dtype=True
+                    ),
                 )
                 if buf is not None:
                     worst = max(worst, expect_close(m["buffer"], buf, f"buffer (step {k})", dt))
@@ -245,7 +248,8 @@ def judge_adam(answer: dict[str, Any], plan: Plan) -> list[Case]:
             steps = mine.get("thetas", []) if isinstance(mine, dict) else []
             worst = 0.0
             for k, (want, m) in enumerate(zip(thetas, steps, strict=False)):
-                worst = max(worst, expect_close(m, want, f"θ after step {k + 1}", dt))
+                what = f"θ after step {k + 1}"
+                worst = max(worst, expect_close(m, want, what, dt, keep_dtype=True))
             if len(steps) < len(thetas):
                 raise Fail("adam_step must return (params, state)")
             for k, (want, m) in enumerate(zip(states, mine.get("states", []), strict=True)):
