@@ -115,6 +115,17 @@ def _history(h: Any) -> dict[str, Any]:
 def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     train = student(folder, "train")
     optim = student(folder, "optim")
+
+    def own_course() -> dict[str, Any]:
+        """The course's case through the student's own forward, loss, gradients and step."""
+        case = req["cases"][0]
+        data = [case[k].copy() for k in ("X_train", "y_train", "X_test", "y_test")]
+        loss = student(folder, "losses").LOSSES[case["loss"]]
+        start = (case["w0"].copy(), case["b0"].copy())
+        _, _, h = train.fit(*data, start, loss, optim.SGD(**case["options"]), case["epochs"])
+        return {"history": _history(h)}
+
+    own = apart(own_course, folder)  # apart: a hang in a piece costs this one case
     swapped(train, STAND_INS)
 
     def one(case: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +159,7 @@ def probe_loop(folder: str, req: dict[str, Any]) -> dict[str, Any]:
     outputs = each(folder, req["cases"], one)  # then the data and the start as fit left them:
     keys = ("X_train", "y_train", "X_test", "y_test")
     left = [[*(c[k] for k in keys), *c.get("_start", (None, None))] for c in req["cases"]]
-    return {"cases": outputs, "inputs": left}
+    return {"cases": outputs, "inputs": left, "own": own}
 
 
 def probe_checkpoint(folder: str, req: dict[str, Any]) -> dict[str, Any]:

@@ -98,7 +98,11 @@ def test_the_key_scores_full_marks_and_the_seed_replays(key):
     assert again.tasks[0].maxdiff == book.tasks[7].maxdiff  # the same drawn inputs
 
 
-OWN_PIECES = "the same, through your own make_line and fit"
+# The one case of a wiring task that runs through the student's own pieces, by task.
+OWN_PIECES = {
+    9: "the course's case, through your own forward, loss, gradients and step",
+    11: "the same, through your own make_line and fit",
+}
 
 # (task, file, old, new, what the FAIL line must say)
 MISTAKES = {
@@ -183,11 +187,12 @@ def test_a_planted_mistake_fails_its_task_only_with_its_hint(
     assert task in failing(book), [t.line() for t in book.tasks if not t.passed]
     line = next(t for t in book.tasks if t.number == task).line()
     assert line.startswith("FAIL") and needle in line, line
-    # The chapter's exercise also runs through the student's own pieces: that one case may
-    # fail with them, and nothing else.
+    # The loop and the chapter's exercise also run one case through the student's own
+    # pieces: that case may fail with them, and nothing else.
     for other in (t for t in book.tasks if not t.passed and t.number != task):
-        assert other.number == 11, other.line()
-        assert [c.name for c in other.cases if not c.passed] == [OWN_PIECES], other.line()
+        assert other.number in OWN_PIECES, other.line()
+        failed = [c.name for c in other.cases if not c.passed]
+        assert failed == [OWN_PIECES[other.number]], other.line()
 
 
 def test_a_loop_slip_with_no_fingerprint_gets_no_named_hint(tmp_path):
@@ -327,11 +332,12 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     assert set(rows) == {"correct", "blank", "broken", "hostile", "hardcoded", "empty"}
     assert rows["correct"]["total"] == "160" and rows["blank"]["total"] == "0"
     assert rows["broken"]["task2"] == "0" and rows["broken"]["task1"] == "10"
-    # Its exit and its endless loop cost it tasks 3 and 7, and the one case of task 11 run
-    # through its own pieces (the loop, stopped at its CPU limit, apart from the rest of the
-    # task); its patch of the grader did nothing.
+    # Its exit and its endless loop cost it tasks 3 and 7, and the one case of tasks 9 and 11
+    # run through its own pieces (the loop, stopped at its CPU limit, apart from the rest of
+    # the task); its patch of the grader did nothing.
     assert rows["hostile"]["task3"] == rows["hostile"]["task7"] == "0"
-    assert rows["hostile"]["task11"] == "6.67" and rows["hostile"]["total"] == "136.67"
+    assert rows["hostile"]["task9"] == "8.57" and rows["hostile"]["task11"] == "6.67"
+    assert rows["hostile"]["total"] == "135.24"
     assert rows["hardcoded"]["task2"] != "10" and rows["hardcoded"]["task3"] == "10"
     assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
     assert all(rows[s]["maximum"] == "160" for s in rows)

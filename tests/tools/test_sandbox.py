@@ -271,10 +271,11 @@ def test_an_honest_type_error_fails_its_task_and_the_batch_writes_every_row(tmp_
     grade_batch(subs, out, seed=5, limits=TIGHT, jobs=2)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert rows["ok"]["total"] == "160", rows["ok"]
-    # The typo costs task 4, and the case of task 11 that runs through the student's own
-    # pieces (its fit calls l1_grad); nothing else.
+    # The typo costs task 4, and the cases of tasks 9 and 11 that run through the student's
+    # own pieces (the course's L1 calls l1_grad); nothing else.
     assert rows["typo"]["task4"] == "0" and rows["typo"]["task11"] == "6.67", rows["typo"]
-    assert float(rows["typo"]["total"]) == 146.67, (subs / "typo" / "feedback.txt").read_text()
+    assert rows["typo"]["task9"] == "8.57", rows["typo"]
+    assert float(rows["typo"]["total"]) == 145.24, (subs / "typo" / "feedback.txt").read_text()
     feedback = (subs / "typo" / "feedback.txt").read_text()
     assert "TypeError" in feedback and "'int' object is not callable" in feedback
 

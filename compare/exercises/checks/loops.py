@@ -92,6 +92,7 @@ LOOP_CASES: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 WHOLE_SET = ("each mini-batch step takes the whole training set's gradient: compute it on "
              "X_train[rows], y_train[rows]")  # fmt: skip
+OWN_PIECES = "the course's case, through your own forward, loss, gradients and step"
 SUMMED = "the epoch's train loss is the mean of its batches' losses, not their sum"
 FLOAT32 = "the same loop passes in float64: keep the arrays' dtype, no float64 sneaking in"
 
@@ -148,26 +149,26 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
     refs, cases = plan.expected["refs"], plan.expected["cases"]
     got = answer_cases(answer, len(refs), "fit")
     out = []
+
+    def check(ref: Any, c: Any, mine: Any) -> float:
+        h, first = mine["history"], c["resume_after"]
+        dt = str(c["X_train"].dtype)
+        if c["optimizer"] == "adam" and dt == "float64":
+            # Adam divides by √v̂ + ε: where v̂ is small the step's rounding grows by
+            # |m̂|/(√v̂ + ε), up to ~1e3 here, so two correct float64 loops part by ~1e-10
+            # after 30 steps. Any real slip moves them by 1e-3 or more.
+            dt = "float64-adam"
+        worst = 0.0
+        for key in ("train_loss", "test_loss", "weight", "bias"):
+            want = ref[key][first:]
+            mine_k = np.asarray(h[key])
+            if len(mine_k) != len(want):
+                raise Fail(f"history.{key} has {len(mine_k)} entries, expected {len(want)}")
+            worst = max(worst, expect_close(mine_k, want, f"history.{key}", dt))
+        return worst
+
     for name, ref, c, mine in zip(LOOP_CASES, refs, cases, got, strict=True):
-
-        def check(ref: Any = ref, c: Any = c, mine: Any = mine) -> float:
-            h, first = mine["history"], c["resume_after"]
-            dt = str(c["X_train"].dtype)
-            if c["optimizer"] == "adam" and dt == "float64":
-                # Adam divides by √v̂ + ε: where v̂ is small the step's rounding grows by
-                # |m̂|/(√v̂ + ε), up to ~1e3 here, so two correct float64 loops part by ~1e-10
-                # after 30 steps. Any real slip moves them by 1e-3 or more.
-                dt = "float64-adam"
-            worst = 0.0
-            for key in ("train_loss", "test_loss", "weight", "bias"):
-                want = ref[key][first:]
-                mine_k = np.asarray(h[key])
-                if len(mine_k) != len(want):
-                    raise Fail(f"history.{key} has {len(mine_k)} entries, expected {len(want)}")
-                worst = max(worst, expect_close(mine_k, want, f"history.{key}", dt))
-            return worst
-
-        case = judged(name, check, mine)
+        case = judged(name, partial(check, ref, c, mine), mine)
         if not case.passed and not keeps_hint(case):
             slip, hint = LOOP_CASES[name]
             # The comparison's own hint (a constant ratio to torch's) or none, unless a
@@ -184,7 +185,13 @@ def judge_loop(answer: dict[str, Any], plan: Plan) -> list[Case]:
     keys = ("X_train", "y_train", "X_test", "y_test", "w0", "b0")
     sent = [[c[k] for k in keys] for c in cases]
     fail_overwrites(out, sent, answer, ("X_train", "y_train", "X_test", "y_test", "w", "b"))
-    return out
+    # And the course's case again, through the student's own forward, loss, gradients, step.
+    own = answer.get("own")  # {"history": …}, or the error the student's pieces raised
+    through = judged(OWN_PIECES, partial(check, refs[0], cases[0], own), own)
+    if out[0].passed and not through.passed and not through.hint:
+        through.hint = ("fit is right with correct pieces, so one it calls is not (forward, a "
+                        "loss's grad, gradients, step): the other FAILs name it")  # fmt: skip
+    return [*out, through]
 
 
 def _batches(case: dict[str, Any]) -> int:
