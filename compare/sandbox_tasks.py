@@ -293,8 +293,17 @@ def _take(buffer: bytearray) -> tuple[dict[str, Any], bytes] | None:
 
 
 def _empty(folder: Path) -> None:
+    """Remove what `folder` holds, folders a task made unreadable (chmod 000) included."""
     for entry in folder.iterdir():
         if entry.is_dir() and not entry.is_symlink():
+            with contextlib.suppress(OSError):
+                entry.chmod(0o700)
+            for below, dirs, _ in os.walk(entry):  # top-down: each folder opened before entered
+                for name in dirs:
+                    inside = os.path.join(below, name)
+                    with contextlib.suppress(OSError):
+                        if not os.path.islink(inside):
+                            os.chmod(inside, 0o700)
             shutil.rmtree(entry, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):

@@ -104,6 +104,7 @@ def _empty(folder: str, device: int) -> None:
             if info.st_dev != device:
                 continue  # a mount point, or what lies beyond it
             if entry.is_dir(follow_symlinks=False):
+                os.chmod(entry.path, 0o700)  # a folder its task made unreadable is ours too
                 _empty(entry.path, device)
                 os.rmdir(entry.path)
             else:

@@ -51,6 +51,15 @@ for where in ("/tmp", "/dev/shm"):
         pathlib.Path(where, "left-{token}").write_text("{token}")
     except OSError:
         pass
+for where in ("/tmp", "/dev/shm", str(pathlib.Path(__file__).resolve().parents[2] / "saves")):
+    try:  # a folder made unreadable, a secret for the next student in it
+        hidden = pathlib.Path(where, "locked-{token}", "deeper")
+        hidden.mkdir(parents=True)
+        (hidden / "answers").write_text("{token}")
+        hidden.chmod(0)
+        hidden.parent.chmod(0)
+    except OSError:
+        pass
 here = pathlib.Path(__file__).resolve().parents[1]
 for target in (here / "manual" / "losses.py", here.parent / "saves" / "x-{token}"):
     try:
@@ -65,6 +74,10 @@ if os.fork() == 0:
 ''')  # fmt: skip
     key_with(subs / "b-victim", "manual/__init__.py", '"""\n', f'''"""
 import os, pathlib
+saves = pathlib.Path(__file__).resolve().parents[2] / "saves"  # the grader's own files too
+left = [p for w in ("/tmp", "/dev/shm", str(saves)) for p in pathlib.Path(w).glob("locked-*")]
+for path in [*saves.glob("x-*"), *left]:
+    raise SystemExit(f"left behind: {{path}}")
 for where in ("/tmp", "/dev/shm"):
     device = os.lstat(where).st_dev
     for path in pathlib.Path(where).rglob("*"):
