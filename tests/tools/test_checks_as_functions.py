@@ -150,3 +150,19 @@ def test_the_fixture_copies_carry_their_slips(copies):
         _, file, _, new, _ = MISTAKES[name]
         where = file if file.startswith(("manual/", "torch_impl/")) else f"manual/{file}"
         assert new in Path(made[name], where).read_text(), name
+
+
+def test_the_chapters_batched_kink_slack_is_the_diagnosis_one_at_every_start():
+    """Task 11 works out the L1 kink's slack for its 300 starts at once; it must be
+    kink_slack's (compare/diagnose/catalogue.py) at each, kinks included."""
+    from compare.diagnose.catalogue import kink_slack
+    from compare.exercises.checks.loops import _kink_slacks
+
+    rng = np.random.default_rng(3)
+    X = np.arange(0, 1, 0.01)[:80, None].astype(np.float32).astype(np.float64)
+    y = (0.3 * X + 0.9).astype(np.float32).astype(np.float64)
+    w, b = rng.uniform(-1, 1, 40), rng.uniform(-1, 1, 40)
+    w[:8], b[:8] = 0.3, 0.9  # on the line: every residual within rounding of 0
+    eps = float(np.finfo(np.float32).eps)
+    want = np.array([kink_slack(X, y, w[e : e + 1], b[e : e + 1], eps) for e in range(40)])
+    assert (want[:8] > 0).all() and np.array_equal(_kink_slacks(X, y, w, b, eps), want)
