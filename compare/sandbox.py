@@ -245,9 +245,7 @@ def _exchange(
                 fd = int(key.fd)
                 if fd == stdin_fd:
                     try:
-                        sent += os.write(fd, payload[sent : sent + 65536])
-                    except BlockingIOError:
-                        continue
+                        sent = send_some(fd, payload, sent)
                     except BrokenPipeError:
                         sent = len(payload)  # the child stopped reading: its answer will say
                     if sent >= len(payload):
@@ -284,6 +282,15 @@ def _exchange(
     err = b"".join(chunks[proc.stderr.fileno()])
     proc.stderr.close()
     return b"".join(chunks[answer_fd]), err, timed_out
+
+
+def send_some(fd: int, data: bytes, sent: int) -> int:
+    """Write what the non-blocking pipe `fd` takes now of data[sent:]; the new count sent.
+    A reader that has gone raises BrokenPipeError, for the caller to judge."""
+    try:
+        return sent + os.write(fd, data[sent : sent + 65536])
+    except BlockingIOError:
+        return sent
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -42,6 +42,7 @@ from compare.sandbox import (
     answer_of,
     death,
     encode,
+    send_some,
     start,
     stop,
     tail,
@@ -135,9 +136,7 @@ class Zygote:
                     fd = int(key.fd)
                     if fd == stdin_fd:
                         try:
-                            sent += os.write(fd, out[sent : sent + 65536])
-                        except BlockingIOError:
-                            continue
+                            sent = send_some(fd, out, sent)
                         except BrokenPipeError:
                             return None
                         if sent >= len(out):

@@ -128,7 +128,7 @@ def build_loop(rng: np.random.Generator) -> Plan:
             "resume_after": resume,
         }
 
-    def sgd(**more: float) -> dict[str, float]:  # each case's lr drawn, and its momentum
+    def sgd(*more: str) -> dict[str, float]:  # each case's lr drawn, and the options named
         return {"lr": drawn(rng, "loop lr"), **{k: drawn(rng, k) for k in more}}
 
     adam = drawn_adam(rng, {"amsgrad": True})
@@ -136,7 +136,7 @@ def build_loop(rng: np.random.Generator) -> Plan:
         case("l1", "sgd", sgd(), None, False, 0),
         case("mse", "sgd", sgd(), 4, False, 0),
         case("huber", "sgd", sgd(), 5, True, 0),
-        case("mse", "sgd", sgd(momentum=1), 4, True, 3),
+        case("mse", "sgd", sgd("momentum"), 4, True, 3),
         case("l1", "adam", adam, 6, False, 0),
         case("l1", "sgd", sgd(), None, False, 0, "float32"),
     ]
