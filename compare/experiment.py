@@ -13,14 +13,14 @@ from torch.optim.lr_scheduler import LRScheduler
 
 import manual.train
 import torch_impl.train
-from compare import optim_args, scheduler_args
+from compare import optim_args
 from compare.closed_form import least_squares
 from compare.config import CLASSIC_OPTIMIZERS, RunConfig
+from compare.schedules import FRESH, ScheduleStart, make_torch_scheduler, schedule_of
 from compare.tolerance import TOLERANCES, Tolerance
 from manual.data import Split, make_line
 from manual.losses import LOSSES
 from manual.optim import SGD, Adam, Optimizer, OptimizerState
-from manual.schedulers import ReduceLROnPlateau, Schedule
 from torch_impl.data import make_loader, to_tensor
 from torch_impl.device import DTYPES, resolve_device
 from torch_impl.losses import make_loss
@@ -146,27 +146,6 @@ def make_torch_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.opt
     return OPTIMIZERS[config.optimizer](model.parameters(), **options)
 
 
-def schedule_of(config: RunConfig) -> Schedule | ReduceLROnPlateau | None:
-    """The hand-written lr schedule (manual/schedulers.py), or None for a constant lr."""
-    if config.scheduler is None:
-        return None
-    schedule: Schedule | ReduceLROnPlateau = scheduler_args.schedule_for(
-        config.scheduler, config.scheduler_args, config.scheduler_steps
-    )
-    return schedule
-
-
-def make_torch_scheduler(
-    config: RunConfig, optimizer: torch.optim.Optimizer
-) -> LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
-    """torch.optim.lr_scheduler's, on `optimizer`, with the same arguments as the manual side."""
-    schedule = schedule_of(config)
-    if schedule is None or config.scheduler is None:
-        return None
-    made: LRScheduler = scheduler_args.torch_scheduler(schedule, optimizer)
-    return made
-
-
 def epoch_orders(config: RunConfig, epoch_offset: int = 0) -> list[np.ndarray] | None:
     """One row permutation per epoch when shuffling (the same for both sides), else None.
 
@@ -195,6 +174,7 @@ class ManualRun:
     params: tuple[np.ndarray, np.ndarray]  # (w, b)
     state: OptimizerState  # momentum buffers or moments, and the step count, to resume from
     history: manual.train.History  # this run's epochs
+    schedule_start: ScheduleStart = FRESH  # where its schedule began
 
 
 @dataclass
@@ -204,6 +184,7 @@ class TorchRun:
     model: torch.nn.Module  # trained in place
     optimizer: torch.optim.Optimizer  # holds the momentum buffers, ready to resume from
     history: torch_impl.train.History  # this run's epochs
+    scheduler: LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None = None
 
 
 def train_manual(
@@ -213,8 +194,10 @@ def train_manual(
     state: OptimizerState | None = None,
     epoch_offset: int = 0,
     on_epoch: Callable[[int], None] | None = None,
+    schedule_start: ScheduleStart = FRESH,
 ) -> ManualRun:
-    """Run manual.train.fit from `start` (and `state`, when resuming at `epoch_offset`)."""
+    """Run manual.train.fit from `start` (and `state`, when resuming at `epoch_offset`; the
+    schedule then from `schedule_start`)."""
     # Overflow is caught by fit's finiteness check, which names the epoch: no NumPy warning.
     with np.errstate(over="ignore", invalid="ignore"):
         params, state, history = manual.train.fit(
@@ -230,9 +213,11 @@ def train_manual(
             batch_size=config.batch_size,
             orders=epoch_orders(config, epoch_offset),
             on_epoch=on_epoch,
-            schedule=schedule_of(config),
+            schedule=schedule_of(config, schedule_start.total),
+            first_step=schedule_start.steps,
+            plateau=schedule_start.plateau,
         )
-    return ManualRun(params, state, history)
+    return ManualRun(params, state, history, schedule_start)
 
 
 def train_torch(
@@ -242,10 +227,14 @@ def train_torch(
     optimizer: torch.optim.Optimizer | None = None,
     epoch_offset: int = 0,
     on_epoch: Callable[[int], None] | None = None,
+    scheduler: LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
 ) -> TorchRun:
-    """Run torch_impl.train.fit on `model` (and `optimizer`, when resuming), in place."""
+    """Run torch_impl.train.fit on `model` (and `optimizer` and `scheduler`, when resuming),
+    in place."""
     device = next(model.parameters()).device
     optimizer = optimizer or make_torch_optimizer(config, model)
+    if scheduler is None:
+        scheduler = make_torch_scheduler(config, optimizer)
     X_train, y_train = to_tensor(split.X_train, device), to_tensor(split.y_train, device)
     loader = None
     if config.batch_size is not None:
@@ -263,9 +252,9 @@ def train_torch(
         config.epochs,
         loader,
         on_epoch,
-        make_torch_scheduler(config, optimizer),
+        scheduler,
     )
-    return TorchRun(model, optimizer, history)
+    return TorchRun(model, optimizer, history, scheduler)
 
 
 def start_of(model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
@@ -398,7 +387,10 @@ def run_both(config: RunConfig, on_epoch: Callable[[str, int], None] | None = No
     epochs, m, t = record.trajectories(config.features)
     assert state is not None  # at least one chunk ran: RunConfig needs epochs >= 1
     manual_run = ManualRun(params, state, m_hist or manual.train.History())
-    torch_run = TorchRun(model, optimizer, t_hist or torch_impl.train.History())
+    # A schedule spans one chunk (MAX_SCHEDULED_EPOCHS), so the last chunk's scheduler is its.
+    torch_run = TorchRun(
+        model, optimizer, t_hist or torch_impl.train.History(), torch_run.scheduler
+    )
     closed = (
         least_squares(split.X_train, split.y_train, config.weight_decay)
         if config.loss == "mse"

@@ -20,15 +20,20 @@ from compare.checkpoints.convert import (
     load_torch,
     save_manual,
     save_torch,
+    state_entries,
     to_manual,
 )
 from compare.checkpoints.resume import resumed_config
+from compare.checkpoints.schedule import Continued, continued
 from compare.config import RunConfig
 from compare.experiment import (
+    ScheduleStart,
     Trajectory,
     initial_model,
     make_data,
     make_torch_optimizer,
+    make_torch_scheduler,
+    schedule_of,
     start_of,
     train_manual,
     train_torch,
@@ -114,15 +119,22 @@ def _train_manual(
     save: Path | None,
 ) -> SingleRun:
     start, state, before, overrides = start_of(model), None, None, []
+    schedule_start = ScheduleStart()
     if resumed is not None:
         ck = resumed.checkpoint
         assert isinstance(ck, mck.Checkpoint)
-        check_compatible(resumed.path, ck.weight.size, str(ck.weight.dtype), ck.metadata, config)
+        present = state_entries(ck.state)
+        dtype = str(ck.weight.dtype)
+        check_compatible(resumed.path, ck.weight.size, dtype, ck.metadata, config, present)
         start, before, overrides = (ck.weight, ck.bias), ck.history, resumed.overrides
         # No optimizer state in the file (the course's state_dict): start the optimizer fresh.
-        state = ck.state if "optimizer.state" in ck.metadata else None
+        fresh = "optimizer.state" not in ck.metadata or not (present or config.optimizer == "sgd")
+        state = None if fresh else ck.state
+        schedule_start = _schedule_start(resumed.path, ck.metadata, config, len(before.train_loss))
     first = len(before.train_loss) if before else 0
-    run = train_manual(config, split, start, state, epoch_offset=first)
+    run = train_manual(
+        config, split, start, state, epoch_offset=first, schedule_start=schedule_start
+    )
     if save is not None:
         save_manual(save, run, config, before, overrides)
     return SingleRun("manual", first, Trajectory.from_history(run.history))
@@ -135,20 +147,41 @@ def _train_torch(
     resumed: Resumed | None,
     save: Path | None,
 ) -> SingleRun:
-    optimizer, before, overrides = None, None, []
+    optimizer, scheduler, before, overrides = None, None, None, []
     if resumed is not None:
         ck = resumed.checkpoint
         assert isinstance(ck, tck.Checkpoint)
         dtype = str(ck.weight.dtype).removeprefix("torch.")
-        check_compatible(resumed.path, ck.weight.numel(), dtype, ck.metadata, config)
+        present = {k for k, bufs in ck.optimizer_state.items() if any(b is not None for b in bufs)}
+        check_compatible(resumed.path, ck.weight.numel(), dtype, ck.metadata, config, present)
+        before, overrides = to_manual(ck).history, resumed.overrides
+        went_on = _continued(resumed.path, ck.metadata, config, len(before.train_loss))
         optimizer = make_torch_optimizer(config, model)
         tck.restore(model, ck, optimizer)
-        before, overrides = to_manual(ck).history, resumed.overrides
+        scheduler = make_torch_scheduler(config, optimizer)  # made afresh, then continued
+        if went_on is not None and scheduler is not None:
+            tck.restore_scheduler(scheduler, optimizer, went_on.record, went_on.group)
     first = len(before.train_loss) if before else 0
-    run = train_torch(config, split, model, optimizer, epoch_offset=first)
+    run = train_torch(config, split, model, optimizer, epoch_offset=first, scheduler=scheduler)
     if save is not None:
         save_torch(save, run, config, before, overrides)
     return SingleRun("torch", first, Trajectory.from_history(run.history))
+
+
+def _continued(
+    path: Path, metadata: dict[str, str], config: RunConfig, epochs_done: int
+) -> Continued | None:
+    """The checkpoint's schedule, checked, for a run with a --scheduler; else None."""
+    if config.scheduler is None:
+        return None
+    return continued(path, metadata, config, schedule_of(config), epochs_done)
+
+
+def _schedule_start(
+    path: Path, metadata: dict[str, str], config: RunConfig, epochs_done: int
+) -> ScheduleStart:
+    went_on = _continued(path, metadata, config, epochs_done)
+    return ScheduleStart() if went_on is None else went_on.start
 
 
 def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, np.ndarray]:

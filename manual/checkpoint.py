@@ -6,11 +6,12 @@ executable, so a checkpoint from a stranger can be opened without running their 
 
 Layout (shared with torch_impl/checkpoint.py, so either side loads the other's file):
     weight (d,)  bias (1,)
-    optimizer.<key>.{weight,bias}   key: momentum_buffer (SGD, once momentum ran), or
-                                    exp_avg, exp_avg_sq, max_exp_avg_sq (Adam; the last for amsgrad)
+    optimizer.<key>.{weight,bias}   each field of the family's state, named as torch's keys
+                                    (optim.STATE_KEYS): momentum_buffer; exp_avg, exp_avg_sq, …;
+                                    ASGD's eta, mu and NAdam's mu_product 0-d float32, as torch's
     history.{train_loss,test_loss,bias} (E,)  history.weight (E, d)
-    metadata: format, implementation, model, loss, dtype, epoch, optimizer, optimizer.state,
-              optimizer.step, config, versions
+    metadata: format, implementation, model, loss, dtype, epoch, optimizer, optimizer.state
+              (sgd, adam, …), optimizer.step, config, versions; scheduler (schedule_state.py)
 The loader trusts the file: gradcompare checks one from elsewhere first (compare/checkpoints/).
 """
 
@@ -22,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
-from manual.optim import AdamState, OptimizerState, SGDState
+from manual.optim import STATE_KEYS, STATES, OptimizerState, family_of
 from manual.train import History
 
 FORMAT = "gradcompare-checkpoint/1"
 PARAM_NAMES = ("weight", "bias")
-# Per-parameter optimizer buffers by family, named as torch's optimizer.state[param] keys.
-STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
+SCALAR_KEYS = frozenset({"eta", "mu", "mu_product"})  # one float per parameter, not an array
 HISTORY_KEYS = ("train_loss", "test_loss", "weight", "bias")
 
 
@@ -52,10 +52,12 @@ def save(path: str | Path, weight: np.ndarray, bias: np.ndarray, state: Optimize
     """Write a .safetensors checkpoint; `metadata` adds model, loss, config, …"""
     # BEGIN SOLUTION task-10
     tensors = {"weight": np.ascontiguousarray(weight), "bias": np.ascontiguousarray(bias)}
-    family = "adam" if isinstance(state, AdamState) else "sgd"
+    family = family_of(state)
     for key in STATE_KEYS[family]:
         for name, buf in zip(PARAM_NAMES, getattr(state, key), strict=True):
-            if buf is not None:
+            if isinstance(buf, float):  # torch keeps these scalars as float32
+                tensors[f"optimizer.{key}.{name}"] = np.asarray(buf, dtype=np.float32)
+            elif buf is not None:
                 tensors[f"optimizer.{key}.{name}"] = np.ascontiguousarray(buf)
     tensors["history.train_loss"] = np.asarray(history.train_loss, dtype=np.float64)
     tensors["history.test_loss"] = np.asarray(history.test_loss, dtype=np.float64)
@@ -82,13 +84,14 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
 def load(path: str | Path) -> Checkpoint:
     """Read a .safetensors checkpoint written by either implementation."""
     tensors, metadata = read_safetensors(Path(path))
-    buf = {key: [tensors.get(f"optimizer.{key}.{p}") for p in PARAM_NAMES]
-           for keys in STATE_KEYS.values() for key in keys}  # fmt: skip
+    family = metadata.get("optimizer.state", "sgd")
+    buf: dict[str, list[np.ndarray | float | None]] = {}
+    for key in STATE_KEYS[family]:
+        found = [tensors.get(f"optimizer.{key}.{p}") for p in PARAM_NAMES]
+        scalar = key in SCALAR_KEYS  # a 0-d array each, read back as the float it was
+        buf[key] = [float(b) if scalar and b is not None else b for b in found]
     step = int(metadata.get("optimizer.step", "0"))
-    state: OptimizerState = SGDState(buf["momentum_buffer"], step)
-    if metadata.get("optimizer.state") == "adam":
-        m, v = ([b for b in buf[k] if b is not None] for k in ("exp_avg", "exp_avg_sq"))
-        state = AdamState(m, v, buf["max_exp_avg_sq"], step)
+    state: OptimizerState = STATES[family](**buf, step=step)
     history = History()
     if "history.train_loss" in tensors:
         h = {k: tensors[f"history.{k}"] for k in HISTORY_KEYS}

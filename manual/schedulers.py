@@ -1,10 +1,8 @@
 """Learning-rate schedules as torch.optim.lr_scheduler computes them, epoch by epoch.
 
-torch's schedulers rewrite optimizer.param_groups[i]["lr"] at every scheduler.step(). Here a
-schedule is a pure function: the lr of epoch e (e step() calls after the start) from the base
-lr, in closed form. ReduceLROnPlateau watches the test loss instead, so its state is explicit.
-Names, fields and defaults are torch's; `lr_at` is where each formula lives.
-"""
+torch's schedulers rewrite param_groups[i]["lr"] at each scheduler.step(). Here a schedule is a
+pure function, the lr of epoch e (after e steps) in closed form, in `lr_at`; ReduceLROnPlateau
+watches the test loss instead, its state explicit. Names, fields and defaults are torch's."""
 
 from __future__ import annotations
 
@@ -62,14 +60,28 @@ Schedule = (
 )  # fmt: skip
 
 
+def cosine_annealing(epoch: int, base_lr: float, T_max: int, eta_min: float = 0.0) -> float:
+    """CosineAnnealingLR's lr of epoch e: η_min + (η - η_min)·(1 + cos(π·e/T_max))/2, from η
+    down to η_min over T_max epochs; past T_max it climbs back (e is not clamped, as torch's)."""
+    # BEGIN SOLUTION task-18
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2
+    # END SOLUTION
+
+
+def warm_restart_position(s: CosineAnnealingWarmRestarts, epoch: int) -> tuple[int, int]:
+    """(T_cur, T_i) at epoch e: from (e, T_0), while T_cur ≥ T_i: T_cur -= T_i, T_i ·= T_mult."""
+    t, T = epoch, s.T_0
+    while t >= T:
+        t, T = t - T, T * s.T_mult
+    return t, T
+
+
 def lr_at(schedule: Schedule, epoch: int, base_lr: float) -> float:
     """The lr of epoch `epoch` (0 = before any scheduler.step()).
 
     StepLR           η·γ^⌊e/step_size⌋          MultiStepLR  η·γ^(milestones passed)
     ExponentialLR    η·γ^e                      LinearLR     η·(s + (f - s)·min(e, T)/T)
-    CosineAnnealingLR  η_min + (η - η_min)·(1 + cos(π·e/T_max))/2
-    CosineAnnealingWarmRestarts  the same over t/T_i: t epochs into a cosine T_i = T_0·T_multⁱ long
-    PolynomialLR     η·(1 - min(e, T)/T)^power
+    PolynomialLR  η·(1 - min(e, T)/T)^power;  CosineAnnealing(WarmRestarts)  cosine_annealing
     """
     s = schedule
     if isinstance(s, StepLR):
@@ -79,11 +91,9 @@ def lr_at(schedule: Schedule, epoch: int, base_lr: float) -> float:
     if isinstance(s, ExponentialLR):
         return base_lr * s.gamma**epoch
     if isinstance(s, CosineAnnealingLR):
-        return s.eta_min + (base_lr - s.eta_min) * (1 + math.cos(math.pi * epoch / s.T_max)) / 2
+        return cosine_annealing(epoch, base_lr, s.T_max, s.eta_min)
     if isinstance(s, CosineAnnealingWarmRestarts):  # t: epochs into the current cosine of T
-        t, T = epoch, s.T_0
-        while t >= T:
-            t, T = t - T, T * s.T_mult
+        t, T = warm_restart_position(s, epoch)
         return s.eta_min + (base_lr - s.eta_min) * (1 + math.cos(math.pi * t / T)) / 2
     if isinstance(s, LinearLR):
         done = min(s.total_iters, epoch) / s.total_iters

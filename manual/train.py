@@ -14,7 +14,14 @@ from manual.losses import Loss
 from manual.model import forward
 from manual.optim import Optimizer, OptimizerState, init_state
 from manual.optim import step as optim_step
-from manual.schedulers import ReduceLROnPlateau, Schedule, lr_at, plateau_init, plateau_step
+from manual.schedulers import (
+    PlateauState,
+    ReduceLROnPlateau,
+    Schedule,
+    lr_at,
+    plateau_init,
+    plateau_step,
+)
 
 
 class DivergedError(ArithmeticError):
@@ -60,6 +67,8 @@ def fit(
     orders: Sequence[np.ndarray] | None = None,
     on_epoch: Callable[[int], None] | None = None,
     schedule: Schedule | ReduceLROnPlateau | Cycle | Composed | None = None,
+    first_step: int = 0,
+    plateau: PlateauState | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], OptimizerState, History]:
     """Gradient descent for `epochs` epochs; returns (w, b), optimizer state, history.
 
@@ -68,6 +77,9 @@ def fit(
     mean of its batches' losses, each taken before that batch's step. With a `schedule`, each
     epoch's lr comes from it, as torch's scheduler.step() after every epoch sets it; a cycle
     with `batch_size` is stepped after every batch instead, as torch's documentation has it.
+    A resumed schedule carries on: `first_step` of its steps are behind it (torch's
+    last_epoch), and ReduceLROnPlateau goes on from `plateau`; a cycle per batch reads the
+    state's own step count.
     """
     w, b = params
     per_batch: PerBatch | None = None
@@ -79,7 +91,10 @@ def fit(
     state = init_state(opt, (w, b)) if state is None else state
     history = History()
     base_lr = opt.lr
-    plateau = plateau_init(schedule, base_lr) if isinstance(schedule, ReduceLROnPlateau) else None
+    if not isinstance(schedule, ReduceLROnPlateau):
+        plateau = None
+    elif plateau is None:
+        plateau = plateau_init(schedule, base_lr)
     if per_batch is not None:
         opt = per_batch  # type: ignore[assignment]  # step() reads it at each step's count
     for epoch in range(epochs):
@@ -87,11 +102,11 @@ def fit(
             opt = replace(opt, lr=plateau.lr)
         elif isinstance(schedule, OneCycleLR | CyclicLR):
             if per_batch is None:  # the lr and the momentum, cycled once an epoch
-                opt = cycle_at(schedule, epoch, opt, schedule_steps(schedule, epochs))
+                opt = cycle_at(schedule, first_step + epoch, opt, schedule_steps(schedule, epochs))
         elif isinstance(schedule, SequentialLR | ChainedScheduler):
-            opt = replace(opt, lr=composed_lr(schedule, epoch, base_lr))
+            opt = replace(opt, lr=composed_lr(schedule, first_step + epoch, base_lr))
         elif schedule is not None and not isinstance(schedule, ReduceLROnPlateau):
-            opt = replace(opt, lr=lr_at(schedule, epoch, base_lr))
+            opt = replace(opt, lr=lr_at(schedule, first_step + epoch, base_lr))
         order = None if orders is None else orders[epoch]
         # BEGIN SOLUTION task-9
         batch_losses = []

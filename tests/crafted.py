@@ -259,7 +259,7 @@ def write_all(folder: Path) -> dict[str, Path]:
         st(f"st_step_{name}", _st_valid(**{"meta:optimizer.step": step}))
     st("st_epoch_text", _st_valid(**{"meta:epoch": "many"}))
     st("st_bad_config", _st_valid(**{"meta:config": "[1, 2"}))
-    st("st_unknown_state", _st_valid(**{"meta:optimizer.state": "rmsprop"}))
+    st("st_unknown_state", _st_valid(**{"meta:optimizer.state": "lbfgs"}))
     st("st_other_format", _st_valid(**{"meta:format": "someone-else/1"}))
     st(
         "st_no_format",

@@ -6,7 +6,7 @@ load_state_dict, first below. weights_only=True rebuilds tensors and plain conta
 and refuses a file that would run code when unpickled.
 
 A whole run is one dict of state_dicts plus what it was (as nanoGPT saves one):
-    {"model_state_dict", "optimizer_state_dict", "history", "metadata"}
+    {"model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "history", "metadata"}
 written as .pth, or flattened into the .safetensors layout manual/checkpoint.py documents, so
 either side loads the other's file. Reading a file from elsewhere, and writing atomically,
 are gradcompare's job (compare/checkpoints/).
@@ -22,13 +22,11 @@ import torch
 from torch import nn
 
 from torch_impl.model import LinearRegressionModelV2, weight_and_bias
-from torch_impl.optim import optimizer_family
+from torch_impl.optim import STATE_KEYS, optimizer_family
 from torch_impl.train import History
 
 FORMAT = "gradcompare-checkpoint/1"
 PARAM_NAMES = ("weight", "bias")
-# Per-parameter buffers in optimizer.state[param], by optimizer family.
-STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
 def save_state_dict(model: nn.Module, path: str | Path) -> None:
@@ -50,11 +48,13 @@ def run_dict(
     optimizer: torch.optim.Optimizer | None,
     history: History,
     meta: dict[str, str],
+    scheduler: Any = None,  # noqa: ANN401  # an lr_scheduler, if the run had one
 ) -> dict[str, Any]:
     """The whole run as one dict of state_dicts, its history and its metadata: the .pth."""
     return {
         "model_state_dict": model.state_dict(),
         "optimizer_state_dict": optimizer.state_dict() if optimizer else None,
+        "scheduler_state_dict": scheduler.state_dict() if scheduler is not None else None,
         "history": history_tensors(history, weight_and_bias(model)[0].numel()),
         "metadata": header(model, optimizer, history) | meta,
     }
@@ -70,7 +70,8 @@ def layout_tensors(
     for key in STATE_KEYS[optimizer_family(optimizer)]:
         for name, param in zip(PARAM_NAMES, model.parameters(), strict=True):
             if (buf := state.get(param, {}).get(key)) is not None:
-                tensors[f"optimizer.{key}.{name}"] = buf.detach().cpu().reshape(-1)
+                buf = buf.detach().cpu()
+                tensors[f"optimizer.{key}.{name}"] = buf.reshape(-1) if buf.dim() else buf
     history_part = history_tensors(history, weight.numel())
     return tensors | {f"history.{k}": v for k, v in history_part.items()}
 
@@ -80,7 +81,7 @@ def header(
 ) -> dict[str, str]:
     """What the run was: format, model, dtype, epochs and the optimizer's family and step."""
     dtype = str(weight_and_bias(model)[0].dtype).removeprefix("torch.")
-    # Adam counts its steps in state['step']; SGD keeps no count, so the caller supplies it.
+    # Every family but SGD counts its steps in state['step']; for SGD the caller supplies it.
     first = optimizer.state.get(next(iter(model.parameters())), {}) if optimizer else {}
     return {"format": FORMAT, "implementation": "torch", "dtype": dtype,
             "model": "linear" if isinstance(model, LinearRegressionModelV2) else "parameter",

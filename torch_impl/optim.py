@@ -27,7 +27,25 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "rprop": torch.optim.Rprop,  # the gradient's sign, with step sizes that adapt
 }
 
+# Per-parameter entries of optimizer.state[param] by family, beside "step" (one count for both
+# parameters; a checkpoint keeps it in its metadata). eta, mu, mu_product are 0-d float32.
+STATE_KEYS = {
+    "sgd": ("momentum_buffer",),
+    "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),  # and AdamW
+    "adagrad": ("sum",),
+    "rmsprop": ("square_avg", "momentum_buffer", "grad_avg"),
+    "adadelta": ("square_avg", "acc_delta"),
+    "adamax": ("exp_avg", "exp_inf"),
+    "nadam": ("exp_avg", "exp_avg_sq", "mu_product"),
+    "radam": ("exp_avg", "exp_avg_sq"),
+    "asgd": ("eta", "mu", "ax"),
+    "rprop": ("prev", "step_size"),
+}
+
 
 def optimizer_family(optimizer: torch.optim.Optimizer | None) -> str:
-    """'adam' for Adam and AdamW (they keep the same state), else 'sgd'."""
-    return "adam" if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW) else "sgd"
+    """The family whose state the optimizer keeps: 'adam' for Adam and AdamW (the same state),
+    else its class name in lower case ('sgd', 'rmsprop', …); 'sgd' for none."""
+    if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW):
+        return "adam"
+    return "sgd" if optimizer is None else type(optimizer).__name__.lower()

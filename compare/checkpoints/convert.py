@@ -18,10 +18,11 @@ import manual.train
 import torch_impl.train
 from compare.checkpoints import safety
 from compare.checkpoints import torch_files as tck
+from compare.checkpoints.schedule import manual_meta
 from compare.config import RunConfig
-from compare.experiment import ManualRun, TorchRun
+from compare.experiment import ManualRun, TorchRun, optimizer_options
 from compare.files import atomic_save, probe_write, versions
-from manual.optim import AdamState, OptimizerState, SGDState
+from manual.optim import STATE_KEYS, STATES, OptimizerState, family_of, init_state
 
 CheckpointErrors = (mck.CheckpointError,)
 SUFFIXES = {"manual": (".safetensors",), "torch": (".safetensors", ".pth", ".pt")}
@@ -73,20 +74,16 @@ def check_writable(path: Path, impl: str) -> None:
 
 def to_manual(ck: tck.Checkpoint) -> mck.Checkpoint:
     """A torch-side checkpoint (from .pth or .safetensors) as the manual side's NumPy arrays."""
-    buffers = {
-        key: [None if b is None else b.detach().cpu().numpy() for b in bufs]
-        for key, bufs in ck.optimizer_state.items()
-    }
+    family = ck.metadata.get("optimizer.state", "sgd")
+    buffers: dict[str, list[Any]] = {}
+    for key in STATE_KEYS[family]:
+        bufs = ck.optimizer_state.get(key, [None, None])
+        scalar = key in mck.SCALAR_KEYS  # a 0-d tensor each, as the float the manual side keeps
+        buffers[key] = [
+            None if b is None else float(b) if scalar else b.detach().cpu().numpy() for b in bufs
+        ]
     step = int(ck.metadata.get("optimizer.step", "0"))
-    state: OptimizerState
-    if ck.metadata.get("optimizer.state") == "adam" and buffers:
-        m, v = buffers["exp_avg"], buffers["exp_avg_sq"]
-        state = AdamState(
-            [b for b in m if b is not None], [b for b in v if b is not None],
-            buffers["max_exp_avg_sq"], step,
-        )  # fmt: skip
-    else:
-        state = SGDState(buffers.get("momentum_buffer", [None, None]), step)
+    state: OptimizerState = STATES[family](**buffers, step=step)
     history = manual.train.History(
         train_loss=list(ck.history.train_loss),
         test_loss=list(ck.history.test_loss),
@@ -110,7 +107,7 @@ def load_manual(path: Path) -> mck.Checkpoint:
     ck = mck.load(path)
     arrays = {"weight": ck.weight, "bias": ck.bias, "history.train_loss": ck.history.train_loss}
     arrays |= {"history.test_loss": ck.history.test_loss, "history.bias": ck.history.bias}
-    for key in mck.STATE_KEYS["adam" if isinstance(ck.state, AdamState) else "sgd"]:
+    for key in STATE_KEYS[family_of(ck.state)]:
         for name, buf in zip(mck.PARAM_NAMES, getattr(ck.state, key), strict=True):
             if buf is not None:
                 arrays[f"optimizer.{key}.{name}"] = buf
@@ -129,19 +126,35 @@ def load_torch(path: Path, device: torch.device | str = "cpu") -> tck.Checkpoint
 
 
 def check_compatible(
-    path: Path, weight_size: int, dtype: str, metadata: dict[str, str], config: RunConfig
+    path: Path,
+    weight_size: int,
+    dtype: str,
+    metadata: dict[str, str],
+    config: RunConfig,
+    present: set[str] | None = None,
 ) -> None:
-    """The checkpoint must fit the run: same feature count, dtype and optimizer family.
+    """The checkpoint must fit the run: same feature count, dtype and optimizer family, and
+    the state entries the run's options keep (`present`: those the file holds).
 
     A file without optimizer state (the course's bare state_dict) fits any optimizer.
     """
     family = metadata.get("optimizer.state")
-    wanted = "sgd" if config.optimizer == "sgd" else "adam"
+    wanted = family_of_run(config)
     if family is not None and family != wanted:
-        hint = "sgd" if family == "sgd" else metadata.get("optimizer", "adam")
+        hint = metadata.get("optimizer", family) if family == "adam" else family
         raise mck.CheckpointError(
             f"{path}: holds {family} optimizer state; pass --optimizer {hint}"
         )
+    if family is not None and family != "sgd" and present:
+        zeros = (np.zeros(config.features), np.zeros(1))
+        fresh = init_state(optimizer_options(config), zeros)
+        for key in STATE_KEYS[family]:
+            if (getattr(fresh, key)[0] is not None) != (key in present):
+                how = "lacks" if key not in present else "holds"
+                raise mck.CheckpointError(
+                    f"{path}: its {family} state {how} {key}, so it was trained with other "
+                    "--optim-args than this run's"
+                )
     if weight_size != config.features:
         raise mck.CheckpointError(
             f"{path}: has {weight_size} feature(s) but the run has {config.features}; "
@@ -160,7 +173,7 @@ def save_manual(
 ) -> None:
     """Save the manual side, its history continuing `before` when resumed."""
     history = run.history if before is None else _joined(before, run.history)
-    meta = metadata_for(config, overrides)
+    meta = metadata_for(config, overrides) | manual_meta(config, run)
     atomic_save(path, lambda tmp: mck.save(tmp, *run.params, run.state, history, meta))
 
 
@@ -182,7 +195,18 @@ def save_torch(
     meta = metadata_for(config, overrides)
     if config.optimizer == "sgd":  # torch's SGD keeps no step count of its own
         meta["optimizer.step"] = str(len(history.train_loss) * steps_per_epoch(config))
-    tck.save(path, run.model, run.optimizer, history, meta)
+    tck.save(path, run.model, run.optimizer, history, meta, run.scheduler)
+
+
+def family_of_run(config: RunConfig) -> str:
+    """The optimizer family whose state the run keeps: Adam's for adam and adamw."""
+    return "adam" if config.optimizer in ("adam", "adamw") else config.optimizer
+
+
+def state_entries(state: OptimizerState) -> set[str]:
+    """The state entries a loaded manual state holds (set for either parameter)."""
+    keys = STATE_KEYS[family_of(state)]
+    return {k for k in keys if any(b is not None for b in getattr(state, k))}
 
 
 def _joined(

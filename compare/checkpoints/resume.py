@@ -67,6 +67,11 @@ def resumed_config(
         if given is not None and name not in given:
             values[name] = saved[name]  # left out: continue as the checkpoint did
         elif name in OVERRIDABLE and name in overrides:
+            if saved.get("scheduler") is not None:  # its lr is the schedule's, saved with it
+                raise CheckpointError(
+                    f"{path}: was trained with --scheduler {saved['scheduler']}, which sets the "
+                    f"lr itself; --override {name} applies to runs without one"
+                )
             changed[name] = (saved[name], values[name])
         else:
             how = f", or pass --override {name} to change it" if name in OVERRIDABLE else ""

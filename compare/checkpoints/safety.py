@@ -22,8 +22,9 @@ import numpy as np
 import safetensors
 import torch
 
-from compare.config import CLASSIC_OPTIMIZERS
-from manual.checkpoint import FORMAT, HISTORY_KEYS, PARAM_NAMES, STATE_KEYS, CheckpointError
+from compare.config import OPTIMIZER_NAMES
+from manual.checkpoint import FORMAT, HISTORY_KEYS, PARAM_NAMES, SCALAR_KEYS, CheckpointError
+from manual.optim import STATE_KEYS
 
 LAYOUT_KEYS = frozenset(
     {
@@ -43,10 +44,19 @@ METADATA_CHOICES = {
     "model": ("parameter", "linear"),
     "loss": ("l1", "mse", "huber"),
     "dtype": ("float32", "float64"),
-    "optimizer": CLASSIC_OPTIMIZERS,  # the families whose state a checkpoint holds
+    "optimizer": OPTIMIZER_NAMES,  # torch.optim's, in lower case
     "optimizer.state": tuple(STATE_KEYS),
 }
-MAX_METADATA = 64  # fields; ours writes about 10
+# Metadata fields that hold JSON, and what each must be.
+JSON_FIELDS = {"overrides": list, "optimizer.param_groups": list, "scheduler": dict,
+               "config": dict, "versions": dict}  # fmt: skip
+MAX_METADATA = 64  # fields; ours writes about 12
+# Optimizer state that is a running sum or mean of squares, a max of magnitudes, or a step
+# size: never negative in a file an optimizer wrote.
+NONNEGATIVE = ("exp_avg_sq", "sum", "square_avg", "acc_delta", "exp_inf", "step_size")
+# Entries a family may lack (see torch_files.OPTIONAL_KEYS); the rest come together or not at all.
+OPTIONAL_KEYS = {"sgd": {"momentum_buffer"}, "adam": {"max_exp_avg_sq"},
+                 "rmsprop": {"momentum_buffer", "grad_avg"}}  # fmt: skip
 
 
 def check_file(path: Path) -> None:
@@ -185,6 +195,8 @@ def check_layout(path: Path, header: dict[str, tuple[str, tuple[int, ...]]]) -> 
         if tuple(shape) != want:
             raise CheckpointError(f"{path}: {name} has shape {tuple(shape)}, expected {want}")
         ok = ("float32", "float64") if name.startswith("history.") else (w_dtype,)
+        if entry_of(name) in SCALAR_KEYS:
+            ok = ("float32",)  # torch keeps these float32 whatever the parameters' dtype
         if dtype not in ok or w_dtype not in ("float32", "float64"):
             raise CheckpointError(
                 f"{path}: {name} has dtype {dtype}; parameters and buffers must all be float32 "
@@ -201,10 +213,23 @@ def check_complete(path: Path, names: Iterable[str], metadata: dict[str, str]) -
     history = {f"history.{k}" for k in HISTORY_KEYS}
     if names & history and history - names:
         raise CheckpointError(f"{path}: the history is incomplete ({names_line(history - names)})")
+    family = metadata.get("optimizer.state", "sgd")
     if metadata.get("optimizer.state") == "adam":
         moments = {f"optimizer.{k}.{p}" for k in ("exp_avg", "exp_avg_sq") for p in PARAM_NAMES}
         if moments - names:
             raise CheckpointError(f"{path}: the Adam state lacks its moment estimates")
+    required = set(STATE_KEYS.get(family, ())) - OPTIONAL_KEYS.get(family, set())
+    wanted = {f"optimizer.{k}.{p}" for k in required for p in PARAM_NAMES}
+    if names & wanted and wanted - names:
+        raise CheckpointError(
+            f"{path}: the {family} state is incomplete ({names_line(wanted - names)})"
+        )
+
+
+def entry_of(name: str) -> str | None:
+    """The optimizer state entry a layout name holds (optimizer.<entry>.<param>), or None."""
+    parts = name.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "optimizer" else None
 
 
 def expected_shape(name: str, d: int, epochs: int) -> tuple[int, ...]:
@@ -213,6 +238,8 @@ def expected_shape(name: str, d: int, epochs: int) -> tuple[int, ...]:
         return (epochs, d)
     if name.startswith("history."):
         return (epochs,)
+    if entry_of(name) in SCALAR_KEYS:
+        return ()
     return (d,) if name == "weight" or name.endswith(".weight") else (1,)
 
 
@@ -253,6 +280,14 @@ def check_values(path: Path, arrays: dict[str, object]) -> None:
             raise CheckpointError(
                 f"{path}: {name} is negative, but it is a running mean of g²; the file is damaged"
             )
+        if (
+            name.startswith("optimizer.")
+            and name.split(".")[1] in NONNEGATIVE
+            and np.any(values < 0)
+        ):
+            raise CheckpointError(
+                f"{path}: {name} is negative, which no optimizer writes; the file is damaged"
+            )
 
 
 def check_metadata(path: Path, metadata: object) -> dict[str, str]:
@@ -280,21 +315,15 @@ def check_metadata(path: Path, metadata: object) -> dict[str, str]:
     for key in ("epoch", "optimizer.step"):
         if key in out:
             parse_count(path, key, out[key])
-    if "overrides" in out:
-        try:
-            ok = isinstance(json.loads(out["overrides"]), list)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise CheckpointError(f"{path}: metadata overrides is not a JSON list")
-    for key in ("config", "versions"):
+    for key, kind in JSON_FIELDS.items():
         if key in out:
             try:
-                ok = isinstance(json.loads(out[key]), dict)
+                ok = isinstance(json.loads(out[key]), kind)
             except ValueError:
                 ok = False
             if not ok:
-                raise CheckpointError(f"{path}: metadata {key} is not a JSON object")
+                what = "list" if kind is list else "object"
+                raise CheckpointError(f"{path}: metadata {key} is not a JSON {what}")
     return out
 
 

@@ -10,11 +10,13 @@ convert.load_torch does (safety.py) for a file from elsewhere.
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import safetensors
 import safetensors.torch
@@ -22,17 +24,10 @@ import torch
 from torch import nn
 
 from compare.files import atomic_save
-from manual.checkpoint import HISTORY_KEYS, CheckpointError
-from torch_impl.checkpoint import (
-    FORMAT,
-    PARAM_NAMES,
-    STATE_KEYS,
-    header,
-    layout_tensors,
-    run_dict,
-)
+from manual.checkpoint import HISTORY_KEYS, SCALAR_KEYS, CheckpointError
+from torch_impl.checkpoint import FORMAT, PARAM_NAMES, header, layout_tensors, run_dict
 from torch_impl.model import weight_and_bias
-from torch_impl.optim import optimizer_family
+from torch_impl.optim import STATE_KEYS, optimizer_family
 from torch_impl.train import History
 
 PTH_SUFFIXES = (".pth", ".pt")
@@ -43,6 +38,17 @@ COURSE_KEYS = {
 }
 # check(path, tensors by layout name, metadata): raise to refuse, before anything is computed.
 Check = Callable[[Path, dict[str, object], dict[str, object]], None]
+# What a schedule writes into param_groups[0], kept beside its state (manual/schedule_state.py).
+GROUP_KEYS = ("lr", "momentum", "betas")
+# Entries a family may lack: SGD's buffer before momentum runs, Adam's max without amsgrad,
+# RMSprop's buffer without momentum and its mean gradient uncentered.
+OPTIONAL_KEYS = {"sgd": {"momentum_buffer"}, "adam": {"max_exp_avg_sq"},
+                 "rmsprop": {"momentum_buffer", "grad_avg"}}  # fmt: skip
+# Where torch puts state["step"] and the scalars for a plain (not capturable) optimizer.
+# A param_group key only one family has, and that family.
+GROUP_MARKS = (("lr_decay", "adagrad"), ("centered", "rmsprop"), ("rho", "adadelta"),
+               ("lambd", "asgd"), ("etas", "rprop"), ("momentum_decay", "nadam"))  # fmt: skip
+ON_PARAM_DEVICE = {"adagrad": {"step"}, "asgd": {"step", "eta", "mu"}}
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,16 @@ def save(
     optimizer: torch.optim.Optimizer | None = None,
     history: History | None = None,
     metadata: dict[str, str] | None = None,
+    scheduler: Any = None,  # noqa: ANN401  # an lr_scheduler, saved with its state_dict()
 ) -> None:
     """Write a .pth (the course's way, plus optimizer state) or .safetensors file, atomically."""
     history, metadata = history or History(), metadata or {}
     if path.suffix in PTH_SUFFIXES:
-        blob = run_dict(model, optimizer, history, metadata)
+        blob = run_dict(model, optimizer, history, metadata, scheduler)
         atomic_save(path, lambda tmp: torch.save(blob, tmp))
     elif path.suffix == ".safetensors":
         tensors = layout_tensors(model, optimizer, history)
-        meta = header(model, optimizer, history) | metadata
+        meta = header(model, optimizer, history) | schedule_meta(optimizer, scheduler) | metadata
         data = safetensors.torch.save(tensors, metadata=meta)  # bytes: no temporary of its own
         atomic_save(path, lambda tmp: tmp.write_bytes(data))
     else:
@@ -97,7 +104,13 @@ def load(
 def restore(
     model: nn.Module, ckpt: Checkpoint, optimizer: torch.optim.Optimizer | None = None
 ) -> None:
-    """Copy the checkpoint's parameters (and optimizer state) into a model with the same d."""
+    """Copy the checkpoint's parameters (and optimizer state) into a model with the same d.
+
+    The state goes into optimizer.state[param] as a fresh run of torch's keeps it: "step" and
+    the scalars float32, on the device torch puts them. (optimizer.load_state_dict would cast
+    the scalars to the parameters' dtype, so a resumed float64 NAdam or ASGD run would no
+    longer be the uninterrupted one.)
+    """
     weight, bias = weight_and_bias(model)
     if weight.numel() != ckpt.weight.numel():
         raise CheckpointError(
@@ -114,18 +127,61 @@ def restore(
             f"the checkpoint holds {family} state but the run uses {type(optimizer).__name__}; "
             f"pass the same --optimizer"
         )
+    on_device = ON_PARAM_DEVICE.get(family, set())
     for i, param in enumerate(model.parameters()):
-        bufs = {k: v[i] for k, v in ckpt.optimizer_state.items() if v[i] is not None}
-        if family == "adam":
-            if optimizer.defaults.get("amsgrad") and "max_exp_avg_sq" not in bufs:
-                raise CheckpointError("the checkpoint was trained without --amsgrad; drop it")
-            # torch keeps Adam's step as a float32 CPU tensor.
-            optimizer.state[param]["step"] = torch.tensor(
-                float(ckpt.metadata.get("optimizer.step", "0")), dtype=torch.float32
-            )
+        bufs = {k: buf for k, v in ckpt.optimizer_state.items() if (buf := v[i]) is not None}
+        if family == "adam" and optimizer.defaults.get("amsgrad") and "max_exp_avg_sq" not in bufs:
+            raise CheckpointError("the checkpoint was trained without --amsgrad; drop it")
+        state = optimizer.state[param]
+        if family != "sgd":  # torch's SGD keeps no step count
+            step = float(ckpt.metadata.get("optimizer.step", "0"))
+            where = param.device if "step" in on_device else torch.device("cpu")
+            state["step"] = torch.tensor(step, dtype=torch.float32, device=where)
         for key, buf in bufs.items():
-            if buf is not None:
-                optimizer.state[param][key] = buf.to(param).reshape(param.shape).clone()
+            if key in SCALAR_KEYS:
+                where = param.device if key in on_device else torch.device("cpu")
+                state[key] = buf.detach().to(device=where, dtype=torch.float32).reshape(())
+            else:
+                state[key] = buf.to(param).reshape(param.shape).clone()
+
+
+def schedule_meta(optimizer: torch.optim.Optimizer | None, scheduler: Any) -> dict[str, str]:  # noqa: ANN401
+    """A scheduler's state_dict() and the entries it writes in param_groups[0], as JSON."""
+    if scheduler is None or optimizer is None:
+        return {}
+    group = optimizer.param_groups[0]
+    moved = {k: list(v) if isinstance(v, tuple) else v for k, v in group.items() if k in GROUP_KEYS}
+    return {"scheduler": json.dumps(scheduler.state_dict()),
+            "optimizer.param_groups": json.dumps([moved])}  # fmt: skip
+
+
+def restore_scheduler(
+    scheduler: Any,  # noqa: ANN401  # made afresh for the run, from its config
+    optimizer: torch.optim.Optimizer,
+    record: dict[str, Any],
+    group: dict[str, Any],
+) -> None:
+    """Continue `scheduler` from a checked record in torch's keys, and put back the lr (and a
+    cycle's momentum or betas) it had written into the optimizer's param_groups."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.CyclicLR):
+        record = {"_scale_fn_custom": None} | record  # it expects one; a custom scale_fn has it
+    scheduler.load_state_dict(record)
+    for g in optimizer.param_groups:
+        for key, value in group.items():
+            if key in g:
+                g[key] = tuple(value) if key == "betas" else value
+
+
+def family_of_group(group: dict[str, Any]) -> str:
+    """The optimizer family a param_group's keys belong to (for a .pth without metadata)."""
+    for key, family in GROUP_MARKS:
+        if key in group:
+            return family
+    if "betas" not in group:
+        return "sgd"
+    if "amsgrad" in group:
+        return "adam"
+    return "radam" if "decoupled_weight_decay" in group else "adamax"
 
 
 def _read_pth(path: Path) -> tuple[dict[str, object], dict[str, object]]:
@@ -168,19 +224,31 @@ def _read_pth(path: Path) -> tuple[dict[str, object], dict[str, object]]:
     opt = blob.get("optimizer_state_dict") if ours else None
     if opt:
         try:
-            family = "adam" if "betas" in opt["param_groups"][0] else "sgd"
+            group = opt["param_groups"][0]
+            family = str(metadata.get("optimizer.state") or family_of_group(group))
             per_param = [opt["state"].get(i, {}) for i in (0, 1)]
-            for key in STATE_KEYS[family]:
+            for key in STATE_KEYS.get(family, ()):
                 for name, st in zip(PARAM_NAMES, per_param, strict=True):
                     if st.get(key) is not None:
                         tensors[f"optimizer.{key}.{name}"] = st[key]
-            if family == "adam" and "step" in per_param[0]:
+            if family != "sgd" and "step" in per_param[0]:
                 step = per_param[0]["step"].item()  # torch keeps it as a float tensor
                 whole = isinstance(step, float) and step.is_integer() and step >= 0
                 metadata["optimizer.step"] = str(int(step)) if whole else str(step)
+            moved = {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in group.items() if k in GROUP_KEYS}  # fmt: skip
+            metadata["optimizer.param_groups"] = json.dumps([moved])
         except (KeyError, AttributeError, TypeError, IndexError, ValueError, RuntimeError):
             raise CheckpointError(f"{path}: optimizer_state_dict is malformed") from None
         metadata["optimizer.state"] = family
+    scheduler = blob.get("scheduler_state_dict") if ours else None
+    if scheduler is not None:
+        try:
+            metadata["scheduler"] = json.dumps(scheduler)
+        except (TypeError, ValueError):
+            raise CheckpointError(
+                f"{path}: scheduler_state_dict holds more than numbers, text and lists"
+            ) from None
     history = blob.get("history") if ours else None
     if history:
         if not isinstance(history, dict):
@@ -222,22 +290,25 @@ def _from_layout(
         raise CheckpointError(f"{path}: weight must be (d,) and bias (1,), got {shapes}")
     family = meta.get("optimizer.state", "sgd")
     if family not in STATE_KEYS:
-        raise CheckpointError(f"{path}: unknown optimizer state {family!r}; expected sgd or adam")
+        raise CheckpointError(
+            f"{path}: unknown optimizer state {family!r}; expected one of {', '.join(STATE_KEYS)}"
+        )
     state: dict[str, list[torch.Tensor | None]] = {}
     for key in STATE_KEYS[family]:
         names = [f"optimizer.{key}.{p}" for p in PARAM_NAMES]
         state[key] = [
-            tensor(n).reshape(like.shape) if n in tensors else None
+            None if n not in tensors else tensor(n) if key in SCALAR_KEYS
+            else tensor(n).reshape(like.shape)
             for n, like in zip(names, (weight, bias), strict=True)
-        ]
-    if (
-        family == "adam"
-        and state
-        and any(b is None for k in ("exp_avg", "exp_avg_sq") for b in state[k])
-    ):
-        raise CheckpointError(f"{path}: the Adam state lacks its moment estimates")
+        ]  # fmt: skip
     if not any(b is not None for bufs in state.values() for b in bufs):
         state = {}
+    lacking = sorted(
+        k for k, bufs in state.items()
+        if k not in OPTIONAL_KEYS.get(family, set()) and any(b is None for b in bufs)
+    )  # fmt: skip
+    if lacking:
+        raise CheckpointError(f"{path}: the {family} state lacks {', '.join(lacking)}")
     history = History()
     if any(f"history.{k}" in tensors for k in HISTORY_KEYS):
         if any(f"history.{k}" not in tensors for k in HISTORY_KEYS):

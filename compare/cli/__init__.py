@@ -86,6 +86,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return _quiet_pipe(lambda: commands.dispatch(args))
     except KeyboardInterrupt as e:
+        guard_signals()  # a second signal now ends the process as the first did: 130 / 143
         what = "terminated" if isinstance(e, Interrupted) else "interrupted"
         print(f"gradcompare: {what}; {STOPPED}", file=sys.stderr)
         return EXIT_INTERRUPTED + (13 if isinstance(e, Interrupted) else 0)

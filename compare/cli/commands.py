@@ -19,7 +19,6 @@ from compare.checkpoints.convert import CheckpointErrors, check_writable
 from compare.cli.advice import diverged_advice
 from compare.cli.edges import (
     UserError,
-    checkpointable,
     config_from,
     existing_folder,
     given_flags,
@@ -46,7 +45,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train both implementations side by side and report whether they agree."""
     config = config_from(args)
     if args.save_dir is not None:
-        checkpointable(config, "--save-dir")
         if config.epochs > RECORD_ROWS:
             raise UserError(
                 f"--save-dir keeps every epoch's history, at most {RECORD_ROWS:,} epochs; "
@@ -115,8 +113,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from(args)
     if args.override and args.resume is None:
         raise UserError("--override only applies with --resume")
-    if args.save is not None or args.resume is not None:
-        checkpointable(config, "--save" if args.save is not None else "--resume")
     console = Console()
 
     def header(settings: RunConfig) -> None:  # the settings that train, after any resume

@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from compare import optim_args
-from compare.config import CLASSIC_OPTIMIZERS, RunConfig
+from compare.config import RunConfig
 from compare.files import probe_write
 
 
@@ -69,14 +69,3 @@ def given_flags(argv: list[str]) -> frozenset[str]:
         token.split("=", 1)[0][2:].replace("-", "_") for token in argv if token.startswith("--")
     }
     return frozenset(named & {f.name for f in fields(RunConfig)})
-
-
-def checkpointable(config: RunConfig, flag: str) -> None:
-    """Checkpoints hold SGD's and Adam's state today; another family is refused before training."""
-    if config.scheduler is not None:
-        raise UserError(f"{flag}: checkpoints hold no scheduler state yet; drop --scheduler")
-    if config.optimizer not in CLASSIC_OPTIMIZERS:
-        raise UserError(
-            f"{flag}: checkpoints hold SGD and Adam state; {config.optimizer} runs without "
-            "--save, --save-dir or --resume"
-        )

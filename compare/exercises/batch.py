@@ -119,6 +119,15 @@ def _rows_of(out: Path, points: dict[int, float]) -> dict[str, list[str]]:
         reader = csv.reader(f)
         header = next(reader, None)
         if header != _header(points):
+            theirs = {c.removeprefix("task") for c in header or [] if c.startswith("task")}
+            new = [n for n in _counted(points) if str(n) not in theirs]
+            if header and header[0] == "student" and theirs and new:
+                zero = " and ".join(f"{n} = 0" for n in new)
+                raise GradeError(
+                    f"--resume: {out} has no column for task {', '.join(map(str, new))} "
+                    f"(written before it existed?); to go on with it, give {zero} in a "
+                    "--points file, or grade into a new --out"
+                )
             raise GradeError(
                 f"--resume: {out} was written with other columns (other points?); "
                 "grade into a new --out instead"
@@ -126,12 +135,17 @@ def _rows_of(out: Path, points: dict[int, float]) -> dict[str, list[str]]:
         return {row[0]: row for row in reader if row}
 
 
+def _counted(points: dict[int, float]) -> list[int]:
+    """The tasks a class is graded on: a task worth 0 is not run, and has no column."""
+    return sorted(n for n, worth in points.items() if worth > 0)
+
+
 def _header(points: dict[int, float]) -> list[str]:
-    return ["student", *(f"task{n}" for n in sorted(points)), "total", "maximum", "note"]
+    return ["student", *(f"task{n}" for n in _counted(points)), "total", "maximum", "note"]
 
 
 def _row(r: Gradebook | tuple[str, str], points: dict[int, float]) -> list[str]:
-    numbers = sorted(points)
+    numbers = _counted(points)
     maximum = points_text(sum(points.values()))
     if isinstance(r, Gradebook):
         by = {t.number: t.points for t in r.tasks}

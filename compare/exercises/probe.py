@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from compare.exercises.answers import apart, arr, each, error_of, student
+from compare.exercises.probe_families import probe_adam, probe_cosine, probe_rmsprop
 from compare.exercises.probe_torch import (
     probe_build,
     probe_predict,
@@ -275,46 +276,6 @@ def _plain(value: object) -> object:
     return repr(value)[:60]
 
 
-def probe_adam(folder: str, req: dict[str, Any]) -> dict[str, Any]:
-    optim = student(folder, "optim")
-
-    def one(case: dict[str, Any]) -> dict[str, list[object]]:
-        opt = optim.Adam(**case["options"])
-        params = (case["theta0"],)  # the grader's own θ₀: it checks that it comes back as sent
-        state = optim.adam_init(params, opt.amsgrad)
-        thetas: list[object] = []
-        states: list[object] = []
-        for grad in case["grads"]:
-            got = optim.adam_step(params, (grad,), state, opt)
-            if not (isinstance(got, tuple) and len(got) == 2):
-                thetas.append(arr(got))
-                break
-            params, state = got
-            thetas.append(arr(params[0]) if isinstance(params, tuple | list) else arr(params))
-            states.append(_adam_state(state))
-        return {"thetas": thetas, "states": states}
-
-    outputs = each(folder, req["cases"], one)  # then θ₀ and the gradients as the steps left them:
-    return {"cases": outputs, "inputs": [[c["theta0"], *c["grads"]] for c in req["cases"]]}
-
-
-def _adam_state(state: Any) -> dict[str, Any]:
-    """The state's fields by torch's names, copied: a later step must not change them here."""
-
-    def first(name: str) -> object:
-        if not hasattr(state, name):
-            return "missing"
-        value = getattr(state, name)
-        if isinstance(value, list | tuple) and value:
-            value = value[0]  # one parameter here: θ
-        return value.copy() if isinstance(value, np.ndarray) else None
-
-    step = getattr(state, "step", None)
-    return {"exp_avg": first("exp_avg"), "exp_avg_sq": first("exp_avg_sq"),
-            "max_exp_avg_sq": first("max_exp_avg_sq"),
-            "step": step if isinstance(step, int) else None}  # fmt: skip
-
-
 PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     1: probe_data,
     2: probe_forward,
@@ -332,6 +293,8 @@ PROBES: dict[int, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     14: probe_torch_loop,
     15: probe_predict,
     16: probe_state_dict,
+    17: probe_rmsprop,
+    18: probe_cosine,
 }
 
 

@@ -80,8 +80,8 @@ def test_task(number):
 
 README = """# Exercises: linear regression with gradients by hand
 
-Each `raise NotImplementedError("Task N: …")` in `manual/` (tasks 1-12, by hand in NumPy) and
-`torch_impl/` (tasks 13-16, the chapter's PyTorch workflow) marks code for you to write; the
+Each `raise NotImplementedError("Task N: …")` in `manual/` (tasks 1-12, 17 and 18, by hand in
+NumPy) and `torch_impl/` (tasks 13-16, the chapter's PyTorch workflow) marks code to write; the
 docstring above it gives the formula. Grade your work with either of
 
     gradcompare exercises check .          # every task, one line each

@@ -73,6 +73,10 @@ TASKS: tuple[Task, ...] = (
         ("checkpoint",),
         "torch_impl",
     ),
+    Task(17, "RMSprop update", "manual/optim/rmsprop.py: rmsprop_step", ("optim",)),
+    Task(
+        18, "cosine annealing of the lr", "manual/schedulers.py: cosine_annealing", ("schedulers",)
+    ),
 )
 BY_NUMBER = {t.number: t for t in TASKS}
 

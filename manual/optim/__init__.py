@@ -10,6 +10,7 @@ and its state's fields are named after the keys torch keeps in optimizer.state[p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ __all__ = [
     "ASGD",
     "FAMILIES",
     "SGD",
+    "STATES",
+    "STATE_KEYS",
     "Adadelta",
     "Adagrad",
     "Adam",
@@ -45,6 +48,7 @@ __all__ = [
     "SGDState",
     "adam_init",
     "adam_step",
+    "family_of",
     "init_state",
     "sgd_direction",
     "sgd_init",
@@ -70,6 +74,20 @@ FAMILIES: dict[str, tuple[type, type, Callable[..., Any], Callable[..., Any]]] =
     "asgd": (ASGD, ASGDState, asgd_init, asgd_step),
     "rprop": (Rprop, RpropState, rprop_init, rprop_step),
 }
+
+# Each family's state by the name a checkpoint records (Adam's serves AdamW too), and its
+# per-parameter fields: torch's optimizer.state[param] keys ("step" is one count, not per key).
+STATES: dict[str, type] = {"sgd": SGDState, "adam": AdamState} | {
+    name: family[1] for name, family in FAMILIES.items()
+}
+STATE_KEYS = {
+    name: tuple(f.name for f in fields(cls) if f.name != "step") for name, cls in STATES.items()
+}
+
+
+def family_of(state: OptimizerState) -> str:
+    """The family name of a state: sgd, adam, adagrad, …"""
+    return next(name for name, cls in STATES.items() if isinstance(state, cls))
 
 
 def init_state(opt: Optimizer, params: Params) -> OptimizerState:

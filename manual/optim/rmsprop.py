@@ -59,6 +59,7 @@ def rmsprop_step(
     a = √(v - ḡ²) + ε  (centered)  or  √v + ε
     b = μ·b + g/a;  θ = θ - η·b   (momentum)     or     θ = θ - η·g/a
     """
+    # BEGIN SOLUTION task-17
     new = RMSpropState(step=state.step + 1)
     new_params = []
     for theta, grad, v, buf, g_avg in zip(
@@ -83,3 +84,4 @@ def rmsprop_step(
         new.momentum_buffer.append(buf)
         new.grad_avg.append(g_avg)
     return tuple(new_params), new
+    # END SOLUTION

@@ -47,6 +47,7 @@ def test_importing_every_manual_module_loads_no_torch():
 NO_TWIN = {
     "manual/fast.py": "the derivation rewritten for speed; torch's speed-ups are compiled.py",
     "manual/exercise.py": "the chapter's exercise by hand; the torch run is the reference",
+    "manual/schedule_state.py": "a schedule's state written out; torch's is scheduler.state_dict()",
     "torch_impl/compiled.py": "torch.compile of the course's step; NumPy has no compiler",
     "torch_impl/device.py": "CPU or CUDA; NumPy runs on the CPU only",
     "torch_impl/nograd.py": "the hand gradient in torch ops, to time autograd's own cost",

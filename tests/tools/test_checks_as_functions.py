@@ -104,6 +104,16 @@ def _drawn(seeds: range) -> dict[str, list[float]]:
         for case in plan(9)["cases"]:
             seen["loop lr"].append(case["options"]["lr"])
             seen["loop optimizer is adam"].append(float(case["optimizer"] == "adam"))
+        for case in plan(17)["cases"]:
+            o = case["options"]
+            for key in ("lr", "alpha", "eps", "momentum", "weight_decay"):
+                seen[f"RMSprop {key}"] += [o[key]] if key in o else []
+        for case in plan(18)["cases"]:
+            seen["cosine T_max"].append(case["T_max"])
+            seen["cosine base lr"].append(case["base_lr"])
+            seen["cosine eta_min share"] += [case["eta_min"] / case["base_lr"]] * (
+                case["eta_min"] > 0
+            )
     return seen
 
 
@@ -127,6 +137,14 @@ def test_the_drawn_arguments_cover_their_documented_ranges():
         "Adam weight_decay": (0.01, 0.1),
         "loop lr": (0.03, 0.1),
         "loop optimizer is adam": (0, 1),
+        "RMSprop lr": (2e-3, 3e-2),
+        "RMSprop alpha": (0.3, 0.99),  # a short memory's and the usual
+        "RMSprop eps": (1e-8, 1e-3),
+        "RMSprop momentum": (0.5, 0.9),
+        "RMSprop weight_decay": (0.01, 0.1),
+        "cosine T_max": (5, 25),
+        "cosine base lr": (3e-3, 0.3),
+        "cosine eta_min share": (0.05, 0.4),
     }
     for name, (low, high) in spans.items():
         values = seen[name]
@@ -140,6 +158,8 @@ def test_the_ranges_stay_where_torch_accepts_them():
     assert ((seen["SGD momentum"] > 0) & (seen["SGD momentum"] < 1)).all()
     assert ((seen["β1"] >= 0) & (seen["β1"] < 1) & (seen["β2"] >= 0) & (seen["β2"] < 1)).all()
     assert (seen["Adam eps"] > 0).all() and (seen["Adam lr"] > 0).all()
+    assert ((seen["RMSprop alpha"] >= 0) & (seen["RMSprop alpha"] < 1)).all()
+    assert (seen["RMSprop eps"] > 0).all() and (seen["cosine T_max"] >= 1).all()
 
 
 def test_the_fixture_copies_carry_their_slips(copies):

@@ -7,6 +7,7 @@ set. Limits are generous except where a test is about a limit; then a tight one 
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 
 from compare.exercises.batch import grade_batch
 from compare.exercises.grade import grade_folder, grade_task, load_points
-from compare.exercises.results import Gradebook
+from compare.exercises.results import Gradebook, GradeError
 from compare.exercises.scaffold import new_copy, strip_solutions
 from compare.exercises.scan import torch_imports
 from compare.exercises.tasks import TASKS
@@ -61,7 +62,7 @@ def test_every_task_has_a_region_and_every_region_a_task():
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
     for path in (ROOT / "torch_impl").rglob("*.py"):
         found |= {int(n) for n in re.findall(r"# BEGIN SOLUTION task-(\d+)", path.read_text())}
-    assert found == set(ALL) and len(ALL) == 16
+    assert found == set(ALL) and len(ALL) == 18
 
 
 def test_stripped_sources_still_compile_and_raise():
@@ -77,7 +78,7 @@ def test_stripped_sources_still_compile_and_raise():
 def test_a_blank_copy_scores_zero_and_carries_no_solution_code(tmp_path):
     new_copy(tmp_path / "hw")
     book = grade_folder(tmp_path / "hw")
-    assert failing(book) == ALL and book.total == 0 and book.maximum == 160
+    assert failing(book) == ALL and book.total == 0 and book.maximum == 180
     assert all("not implemented yet" in t.message for t in book.tasks)
     text = "\n".join(p.read_text() for p in (tmp_path / "hw").rglob("*.py"))
     # The formulas stay in the docstrings; the code of tasks 3-6 is nowhere, fast.py included.
@@ -93,7 +94,7 @@ def test_a_blank_copy_scores_zero_and_carries_no_solution_code(tmp_path):
 def test_the_key_scores_full_marks_and_the_seed_replays(key):
     book = grade_folder(key, seed=123)
     assert failing(book) == [], [t.line() for t in book.tasks if not t.passed]
-    assert book.total == book.maximum == 160
+    assert book.total == book.maximum == 180
     again = grade_folder(key, [8], seed=123)
     assert again.tasks[0].maxdiff == book.tasks[7].maxdiff  # the same drawn inputs
 
@@ -138,7 +139,7 @@ MISTAKES = {
     "loop: orders ignored": (9, "train.py", "order = None if orders is None else orders[epoch]", "order = None", "orders[epoch]"),
     "loop: Adam stepped as plain SGD": (9, "train.py", "(w, b), state = step((w, b), (dw, db), state, opt)", "(w, b), state = step((w, b), (dw, db), state, opt) if not hasattr(opt, 'betas') else ((w - opt.lr * dw, b - opt.lr * db), state)", "stepped with plain SGD"),
     "loop: state passed in ignored": (9, "train.py", "state = init_state(opt, (w, b)) if state is None else state", "state = init_state(opt, (w, b))", "the `state` argument"),
-    "checkpoint: an Adam state saved as SGD's": (10, "checkpoint.py", '    family = "adam" if isinstance(state, AdamState) else "sgd"', '    family = "sgd"', "an Adam state, saved and loaded"),
+    "checkpoint: an Adam state saved as SGD's": (10, "checkpoint.py", '"optimizer.state": family,', '"optimizer.state": "sgd",', "an Adam state, saved and loaded"),
     "checkpoint: bias zeroed": (10, "checkpoint.py", '"bias": np.ascontiguousarray(bias)}', '"bias": np.ascontiguousarray(bias) * 0}', "saved bias"),
     "checkpoint: step count dropped": (10, "checkpoint.py", '"optimizer.step": str(state.step)', '"optimizer.step": "0"', "the loaded state's step is 0"),
     "data: split rounded": (1, "data.py", "int(train_split * len(X))", "round(train_split * len(X))", "expected 37/13"),
@@ -171,6 +172,16 @@ MISTAKES = {
     "torch build: momentum 0.9": (13, "torch_impl/train.py", "torch.optim.SGD(params=model.parameters(), lr=lr)", "torch.optim.SGD(params=model.parameters(), lr=lr, momentum=0.9)", "momentum=0.9"),
     "forward: float64 always": (2, "model.py", "pred: np.ndarray = X @ w[:, None] + b", "pred: np.ndarray = (X @ w[:, None] + b).astype(np.float64)", "its inputs were float32"),
     "sgd_update: float64 always": (7, "optim/sgd.py", "return theta - lr * direction", "return (theta - lr * direction).astype(np.float64)", "keep the inputs' dtype"),
+    "rmsprop: eps inside the root": (17, "optim/rmsprop.py", "            avg = np.sqrt(v) + opt.eps", "            avg = np.sqrt(v + opt.eps)", "outside the root"),
+    "rmsprop: centered without the mean's square": (17, "optim/rmsprop.py", "avg = np.sqrt(v + -1 * g_avg * g_avg) + opt.eps", "avg = np.sqrt(v) + opt.eps", "√(v - ḡ²) + ε"),
+    "rmsprop: the momentum buffer forgotten": (17, "optim/rmsprop.py", "buf = buf * opt.momentum + g / avg", "buf = g / avg", "b = μ·b + g/(√v + ε)"),
+    "rmsprop: maximize ignored": (17, "optim/rmsprop.py", "g = -grad if opt.maximize else grad", "g = grad", "maximize flips"),
+    "rmsprop: the steps not counted": (17, "optim/rmsprop.py", "new = RMSpropState(step=state.step + 1)", "new = RMSpropState(step=state.step)", "count the steps taken"),
+    "rmsprop: alpha on the new square": (17, "optim/rmsprop.py", "v = v * opt.alpha + (1 - opt.alpha) * g * g", "v = v * (1 - opt.alpha) + opt.alpha * g * g", "α·v + (1 - α)·g²"),
+    "cosine: sine for cosine": (18, "schedulers.py", "(1 + math.cos(math.pi * epoch / T_max)) / 2\n    # END", "(1 + math.sin(math.pi * epoch / T_max)) / 2\n    # END", "(1 + cos(π·e/T_max))/2"),
+    "cosine: down to zero, whatever eta_min": (18, "schedulers.py", "    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2", "    return base_lr * (1 + math.cos(math.pi * epoch / T_max)) / 2", "not to zero"),
+    "cosine: clamped at T_max": (18, "schedulers.py", "(1 + math.cos(math.pi * epoch / T_max)) / 2\n    # END", "(1 + math.cos(math.pi * min(epoch, T_max) / T_max)) / 2\n    # END", "do not clamp e"),
+    "cosine: one epoch late": (18, "schedulers.py", "(1 + math.cos(math.pi * epoch / T_max)) / 2\n    # END", "(1 + math.cos(math.pi * (epoch + 1) / T_max)) / 2\n    # END", "from e = 0"),
     "state_dict: saves the tensors only": (16, "torch_impl/checkpoint.py", "    torch.save(model.state_dict(), path)", "    torch.save(list(model.parameters()), path)", "model.state_dict()"),
 }  # fmt: skip
 
@@ -303,6 +314,29 @@ def test_points_file_and_json(key, tmp_path, capsys):
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_class_from_before_tasks_17_and_18_keeps_its_160_points(key, tmp_path):
+    """Copies made before RMSprop and the cosine schedule were tasks hold both written. The
+    instructor gives them 0 points: they are not run, the CSV keeps its 16 task columns, and a
+    results file written before still resumes; without the points it is one line saying so."""
+    subs = tmp_path / "subs"
+    shutil.copytree(key, subs / "old")
+    rmsprop = subs / "old" / "manual" / "optim" / "rmsprop.py"  # shows that task 17 never runs
+    rmsprop.write_text(rmsprop.read_text().replace(
+        "new = RMSpropState(step=state.step + 1)", 'raise RuntimeError("never run")'))  # fmt: skip
+    points = tmp_path / "points.toml"
+    points.write_text("[points]\n17 = 0\n18 = 0\n")
+    out = tmp_path / "grades.csv"
+    (book,) = grade_batch(subs, out, seed=3, points=load_points(points), jobs=1)
+    assert isinstance(book, Gradebook) and {t.number for t in book.tasks} == set(range(1, 17))
+    with out.open(newline="") as f:
+        header, row = list(csv.reader(f))
+    assert header == ["student", *(f"task{n}" for n in range(1, 17)), "total", "maximum", "note"]
+    assert row[-3:-1] == ["160", "160"], row
+    with pytest.raises(GradeError, match=r"no column for task 17, 18.*17 = 0 and 18 = 0"):
+        grade_batch(subs, out, seed=3, resume=True)
+    assert grade_batch(subs, out, seed=3, points=load_points(points), resume=True) == []
+
+
 def test_partial_credit_per_case(tmp_path):
     dest = planted(tmp_path, MISTAKES["sgd: dampening dropped"][1:4])
     (task,) = grade_folder(dest, [8]).tasks
@@ -330,17 +364,17 @@ def test_batch_grading_into_one_csv(tmp_path, key):
     assert len(results) == 6
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"correct", "blank", "broken", "hostile", "hardcoded", "empty"}
-    assert rows["correct"]["total"] == "160" and rows["blank"]["total"] == "0"
+    assert rows["correct"]["total"] == "180" and rows["blank"]["total"] == "0"
     assert rows["broken"]["task2"] == "0" and rows["broken"]["task1"] == "10"
     # Its exit and its endless loop cost it tasks 3 and 7, and the one case of tasks 9 and 11
     # run through its own pieces (the loop, stopped at its CPU limit, apart from the rest of
     # the task); its patch of the grader did nothing.
     assert rows["hostile"]["task3"] == rows["hostile"]["task7"] == "0"
     assert rows["hostile"]["task9"] == "8.57" and rows["hostile"]["task11"] == "6.67"
-    assert rows["hostile"]["total"] == "135.24"
+    assert rows["hostile"]["total"] == "155.24"
     assert rows["hardcoded"]["task2"] != "10" and rows["hardcoded"]["task3"] == "10"
     assert rows["empty"]["total"] == "0" and "no manual/ folder" in rows["empty"]["note"]
-    assert all(rows[s]["maximum"] == "160" for s in rows)
+    assert all(rows[s]["maximum"] == "180" for s in rows)
     feedback = (subs / "broken" / "feedback.txt").read_text()
     assert "SyntaxError in manual/model.py line" in feedback and "seed 11" in feedback
 
@@ -426,7 +460,7 @@ def test_a_fresh_copy_says_not_implemented_once_and_keeps_real_results_in_sight(
     new_copy(tmp_path / "hw")
     lines = grade_folder(tmp_path / "hw").lines()
     assert lines[:-1] == [
-        "FAIL  tasks 1–16  0/160: not implemented yet; hint: replace the raise "
+        "FAIL  tasks 1–18  0/180: not implemented yet; hint: replace the raise "
         "NotImplementedError with your code"
     ]
     model = tmp_path / "hw" / "manual" / "model.py"

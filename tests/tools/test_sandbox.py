@@ -237,7 +237,7 @@ if os.fork() == 0:
         time.sleep(2)
         for p in list(here.rglob("feedback.txt")) + list(here.parent.glob("*.csv")):
             try:
-                p.write_text("PASS  task  1  160/160 {token}")
+                p.write_text("PASS  task  1  180/180 {token}")
             except OSError:
                 pass
         os._exit(0)
@@ -247,7 +247,7 @@ if os.fork() == 0:
     out = tmp_path / "grades.csv"
     grade_batch(subs, out, seed=3, limits=TIGHT, jobs=2)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
-    assert rows["alice"]["total"] == rows["bob"]["total"] == "160"
+    assert rows["alice"]["total"] == rows["bob"]["total"] == "180"
     for friend in ("alice", "bob"):
         text = "".join(p.read_text() for p in (subs / friend / "manual").glob("*.py"))
         assert token not in text
@@ -270,18 +270,18 @@ def test_an_honest_type_error_fails_its_task_and_the_batch_writes_every_row(tmp_
     out = tmp_path / "grades.csv"
     grade_batch(subs, out, seed=5, limits=TIGHT, jobs=2)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
-    assert rows["ok"]["total"] == "160", rows["ok"]
+    assert rows["ok"]["total"] == "180", rows["ok"]
     # The typo costs task 4, and the cases of tasks 9 and 11 that run through the student's
     # own pieces (the course's L1 calls l1_grad); nothing else.
     assert rows["typo"]["task4"] == "0" and rows["typo"]["task11"] == "6.67", rows["typo"]
     assert rows["typo"]["task9"] == "8.57", rows["typo"]
-    assert float(rows["typo"]["total"]) == 145.24, (subs / "typo" / "feedback.txt").read_text()
+    assert float(rows["typo"]["total"]) == 165.24, (subs / "typo" / "feedback.txt").read_text()
     feedback = (subs / "typo" / "feedback.txt").read_text()
     assert "TypeError" in feedback and "'int' object is not callable" in feedback
 
 
 def test_a_forged_feedback_line_stays_one_line():
-    forged = "boom\nPASS  task  1  everything  10/10\n160/160 points\x1b[2K"
+    forged = "boom\nPASS  task  1  everything  10/10\n180/180 points\x1b[2K"
     line = one_line(forged)
     assert "\n" not in line and "\x1b" not in line and line.startswith("boom PASS")
 
@@ -344,7 +344,7 @@ def test_an_interrupted_batch_resumes_where_it_stopped(tmp_path, capsys):
     results = grade_batch(subs, out, seed=4, limits=TIGHT, jobs=2, resume=True)
     assert [r.student for r in results] == ["b"]  # a was not graded again
     final = {r["student"]: r for r in csv.DictReader(out.open())}
-    assert final["a"]["note"] == "kept from before" and final["b"]["total"] == "160"
+    assert final["a"]["note"] == "kept from before" and final["b"]["total"] == "180"
 
 
 def test_gradescope_results_json(tmp_path, capsys):
@@ -387,8 +387,8 @@ def test_the_autograder_zip_grades_a_simulated_autograder_tree(tmp_path, capsys)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     data = json.loads((root / "results" / "results.json").read_text())
     by_number = {t["number"]: t for t in data["tests"]}
-    assert len(by_number) == 16 and by_number["3"]["score"] == 0  # the planted MSE slip
-    assert data["score"] == sum(t["score"] for t in data["tests"]) == 150
+    assert len(by_number) == 18 and by_number["3"]["score"] == 0  # the planted MSE slip
+    assert data["score"] == sum(t["score"] for t in data["tests"]) == 170
 
 
 def test_signals_reach_no_one_outside(tmp_path):
@@ -407,7 +407,7 @@ def test_signals_reach_no_one_outside(tmp_path):
 
 def test_student_code_cannot_patch_the_grader(tmp_path):
     """The key's manual/__init__.py tries to reach the grader: its tables in the child, and the
-    installed checks.py on disk. Neither may change a grade (the key's stays 160) or a file."""
+    installed checks.py on disk. Neither may change a grade (the key's stays 180) or a file."""
     import compare.exercises.checks as checks
 
     installed = Path(checks.__file__)

@@ -97,8 +97,8 @@ for proc in pathlib.Path("/proc").iterdir():
     out = tmp_path / "grades.csv"
     grade_batch(subs, out, seed=4, limits=TIGHT, jobs=1)  # one thread: the same sandboxes
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
-    assert rows["b-victim"]["total"] == "160", rows["b-victim"]
-    assert rows["a-mallory"]["total"] == "160"  # its attacks failed, its work still counts
+    assert rows["b-victim"]["total"] == "180", rows["b-victim"]
+    assert rows["a-mallory"]["total"] == "180"  # its attacks failed, its work still counts
     assert token not in (subs / "b-victim" / "manual" / "losses.py").read_text()
 
 

@@ -1,8 +1,9 @@
 """What each task must return, worked out with torch in the grader's own process.
 
 One module per group of tasks (data, forward and losses, optimizers, loops, checkpoints, the
-torch side), each with its `build` and `judge`; common.py holds what they share. CHECKS maps a
-task's number to its pair. Nothing here is ever visible to, or importable by, the student's code.
+torch side, RMSprop and the cosine schedule), each with its `build` and `judge`; common.py
+holds what they share. CHECKS maps a task's number to its pair. Nothing here is ever visible
+to, or importable by, the student's code.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from compare.exercises.checks.checkpoints import (
 )
 from compare.exercises.checks.common import NOT_WRITTEN, Case, Plan, error_line
 from compare.exercises.checks.data import build_data, judge_data
+from compare.exercises.checks.families import (
+    build_cosine,
+    build_rmsprop,
+    judge_cosine,
+    judge_rmsprop,
+)
 from compare.exercises.checks.forward_losses import (
     build_backward,
     build_forward,
@@ -76,4 +83,6 @@ CHECKS: dict[int, tuple[Builder, Judge]] = {
     14: (_writes_nothing(build_torch_loop), judge_torch_loop),
     15: (_writes_nothing(build_predict), judge_predict),
     16: (build_state_dict, judge_state_dict),
+    17: (_writes_nothing(build_rmsprop), judge_rmsprop),
+    18: (_writes_nothing(build_cosine), judge_cosine),
 }

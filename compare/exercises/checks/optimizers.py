@@ -184,6 +184,7 @@ ADAM_CASES: dict[str, dict[str, Any]] = {
     "maximize + adamw": {"maximize": True, "weight_decay": ..., "decoupled": True},
 }
 ADAM_BETAS = ((0.8, 0.95), (0.99, 0.9999))  # where a case does not say
+ADAM_KEYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
 
 def drawn_adam(rng: np.random.Generator, case: dict[str, Any]) -> dict[str, Any]:
@@ -218,69 +219,90 @@ def build_adam(rng: np.random.Generator) -> Plan:
             fade = (4, 2, 1, 0.5, 0.25)
             grads = [g * np.asarray(f, g.dtype) for g, f in zip(grads, fade, strict=True)]
         kwargs = {k: v for k, v in options.items() if k != "decoupled"}
-        p = torch.nn.Parameter(as_tensor(theta0.copy()))
         cls = torch.optim.AdamW if options.get("decoupled") else torch.optim.Adam
-        opt = cls([p], **kwargs)
-        thetas, states = [], []
-        for g in grads:
-            p.grad = as_tensor(g)
-            opt.step()
-            thetas.append(p.detach().numpy().copy())
-            kept = opt.state[p]
-            states.append({"exp_avg": kept["exp_avg"].numpy().copy(),
-                           "exp_avg_sq": kept["exp_avg_sq"].numpy().copy(),
-                           "max_exp_avg_sq": kept["max_exp_avg_sq"].numpy().copy()
-                           if "max_exp_avg_sq" in kept else None,
-                           "step": int(kept["step"].item())})  # fmt: skip
+        thetas, states = torch_steps(cls, kwargs, theta0, grads, ADAM_KEYS)
         cases.append({"options": options, "theta0": theta0, "grads": grads})
         refs.append((thetas, states, dt))
     return Plan({"cases": cases}, {"refs": refs})
 
 
 def judge_adam(answer: dict[str, Any], plan: Plan) -> list[Case]:
+    return judge_stepped(answer, plan, "adam_step", ADAM_CASES, ADAM_HINTS, ADAM_KEYS)
+
+
+def torch_steps(
+    cls: type, options: dict[str, Any], theta0: np.ndarray, grads: list[np.ndarray],
+    keys: tuple[str, ...],
+) -> tuple[list[np.ndarray], list[dict[str, Any]]]:  # fmt: skip
+    """θ after each step of torch's optimizer, and optimizer.state[p]'s `keys` and step then
+    (None for an entry torch keeps none of with these options)."""
+    p = torch.nn.Parameter(as_tensor(theta0.copy()))
+    opt = cls([p], **options)
+    thetas, states = [], []
+    for g in grads:
+        p.grad = as_tensor(g)
+        opt.step()
+        thetas.append(p.detach().numpy().copy())
+        kept = opt.state[p]
+        states.append({k: kept[k].numpy().copy() if k in kept else None for k in keys}
+                      | {"step": int(kept["step"].item())})  # fmt: skip
+    return thetas, states
+
+
+def judge_stepped(
+    answer: dict[str, Any],
+    plan: Plan,
+    what: str,
+    names: dict[str, Any],
+    hints: dict[str, str],
+    keys: tuple[str, ...],
+) -> list[Case]:
+    """A stepped optimizer's cases (Adam's, RMSprop's): θ after each step, then its state
+    against torch's optimizer.state[p]; a case's hint unless a more precise one came up."""
     refs = plan.expected["refs"]
-    got = answer_cases(answer, len(refs), "adam_step")
+    got = answer_cases(answer, len(refs), what)
     out = []
-    for name, (thetas, states, dt), mine in zip(ADAM_CASES, refs, got, strict=True):
+    for name, (thetas, states, dt), mine in zip(names, refs, got, strict=True):
 
         def check(thetas: Any = thetas, states: Any = states, mine: Any = mine,
                   dt: str = dt) -> float:  # fmt: skip
             steps = mine.get("thetas", []) if isinstance(mine, dict) else []
             worst = 0.0
             for k, (want, m) in enumerate(zip(thetas, steps, strict=False)):
-                what = f"θ after step {k + 1}"
-                worst = max(worst, expect_close(m, want, what, dt, keep_dtype=True))
+                what_k = f"θ after step {k + 1}"
+                worst = max(worst, expect_close(m, want, what_k, dt, keep_dtype=True))
             if len(steps) < len(thetas):
-                raise Fail("adam_step must return (params, state)")
+                raise Fail(f"{what} must return (params, state)")
             for k, (want, m) in enumerate(zip(states, mine.get("states", []), strict=True)):
-                worst = max(worst, _state_close(m, want, k + 1, dt))
+                worst = max(worst, state_close(m, want, k + 1, dt, keys))
             return worst
 
         case = judged(name, check, mine)
-        if not case.passed and not keeps_hint(case):
-            case.hint = ADAM_HINTS[name]
+        about_state = case.message.startswith(("state.", "the state")) and case.hint
+        if not case.passed and not keeps_hint(case) and not about_state:
+            case.hint = hints[name]
         out.append(case)
     fail_overwrites(out, [[c["theta0"], *c["grads"]] for c in plan.request["cases"]], answer,
                     ("params[0]",) + ("a gradient",) * 8)  # fmt: skip
     return out
 
 
-def _state_close(mine: Any, want: dict[str, Any], k: int, dt: str) -> float:
-    """The state adam_step returned after step k against torch's optimizer.state[p]."""
+def state_close(mine: Any, want: dict[str, Any], k: int, dt: str, keys: tuple[str, ...]) -> float:
+    """The state a step returned after step k against torch's optimizer.state[p]."""
     if not isinstance(mine, dict):
         raise Fail(f"the state after step {k} could not be read")
     worst = 0.0
-    for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+    for key in keys:
         if isinstance(mine.get(key), str):  # "missing": no such field
+            named = ", ".join(keys)
             raise Fail(f"the state has no field {key}",
-                       hint="name the state's fields as torch does: exp_avg, exp_avg_sq, "
-                       "max_exp_avg_sq, step")  # fmt: skip
+                       hint=f"name the state's fields as torch does: {named}, step")  # fmt: skip
         if want[key] is None:
-            continue  # torch keeps no running max without amsgrad
+            continue  # torch keeps none with these options (Adam's max without amsgrad, …)
         if mine.get(key) is None:
             raise Fail(f"state.{key} after step {k} holds no array",
-                       hint="return the state with m, v (and v's running max with amsgrad) "
-                       "as arrays, one per parameter")  # fmt: skip
+                       hint="return the new state with an array per parameter in each field "
+                       "the options use")  # fmt: skip
         what = f"state.{key} after step {k}"
         worst = max(worst, expect_close(mine.get(key), want[key], what, dt))
     if mine.get("step") != want["step"]:
