@@ -10,6 +10,7 @@ once it has begun, both become KeyboardInterrupt, so saves in flight clean up fi
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -89,7 +90,16 @@ def _main(argv: Sequence[str] | None) -> int:
         guard_signals()  # a second signal now ends the process as the first did: 130 / 143
         what = "terminated" if isinstance(e, Interrupted) else "interrupted"
         print(f"gradcompare: {what}; {STOPPED}", file=sys.stderr)
-        return EXIT_INTERRUPTED + (13 if isinstance(e, Interrupted) else 0)
+        code = EXIT_INTERRUPTED + (13 if isinstance(e, Interrupted) else 0)
+        if _is_the_program():
+            # The saves are cleaned up by now. Leave with our code at once: once, under load,
+            # an interrupt caught here still ended the process by SIGINT (-2) at interpreter
+            # exit, and nothing at exit can override os._exit.
+            atexit._run_exitfuncs()  # what exit would run first: temporary folders' finalizers
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
 
 
 def _show(topic: str, name: str | None) -> int:
