@@ -21,6 +21,7 @@ CLASSIC_OPTIMIZERS = tuple(optim_args.CLASSIC)
 OPTIMIZER_NAMES = (*CLASSIC_OPTIMIZERS, *optim_args.FAMILIES)
 MAX_POINTS = 10_000_000  # keeps a typo in --step from asking for terabytes
 MAX_SEED = 2**32  # NumPy and torch both take seeds in [0, 2**32)
+CYCLES = ("onecyclelr", "cycliclr")  # schedules that also move the momentum, per batch
 MAX_SCHEDULED_EPOCHS = 10_000  # one chunk of experiment.run_both: a schedule spans no chunks
 
 
@@ -210,7 +211,7 @@ class RunConfig:
         message = scheduler_args.problem(self.scheduler, pairs)
         if message is not None:
             raise ConfigError(message)
-        if self.scheduler in ("onecyclelr", "cycliclr") and self.batch_size is not None:
+        if self.cycle_per_batch:
             given = dict(pairs).get("total_steps")
             if given is not None and int(given) < self.scheduler_steps:
                 raise ConfigError(
@@ -234,10 +235,15 @@ class RunConfig:
             raise ConfigError(f"--scheduler-args: {self.scheduler} refuses them: {e}") from None
 
     @property
+    def cycle_per_batch(self) -> bool:
+        """A cycle (OneCycleLR, CyclicLR) with --batch-size is stepped after every batch, as
+        torch's documentation steps it; every other schedule once per epoch."""
+        return self.scheduler in CYCLES and self.batch_size is not None
+
+    @property
     def scheduler_steps(self) -> int:
-        """How often the run steps its scheduler: once per epoch, or, for a cycle (OneCycleLR,
-        CyclicLR) with --batch-size, once per batch, as torch's documentation steps them."""
-        if self.scheduler in ("onecyclelr", "cycliclr") and self.batch_size is not None:
+        """How often the run steps its scheduler: once per epoch, or per batch (cycle_per_batch)."""
+        if self.cycle_per_batch and self.batch_size is not None:
             return self.epochs * -(-self.n_train // self.batch_size)
         return self.epochs
 

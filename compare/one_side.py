@@ -27,6 +27,7 @@ from compare.checkpoints.resume import resumed_config
 from compare.checkpoints.schedule import Continued, continued
 from compare.config import RunConfig
 from compare.experiment import (
+    FRESH,
     ScheduleStart,
     Trajectory,
     initial_model,
@@ -119,7 +120,7 @@ def _train_manual(
     save: Path | None,
 ) -> SingleRun:
     start, state, before, overrides = start_of(model), None, None, []
-    schedule_start = ScheduleStart()
+    schedule_start = FRESH
     if resumed is not None:
         ck = resumed.checkpoint
         assert isinstance(ck, mck.Checkpoint)
@@ -152,9 +153,10 @@ def _train_torch(
         ck = resumed.checkpoint
         assert isinstance(ck, tck.Checkpoint)
         dtype = str(ck.weight.dtype).removeprefix("torch.")
-        present = {k for k, bufs in ck.optimizer_state.items() if any(b is not None for b in bufs)}
+        as_manual = to_manual(ck)
+        present = state_entries(as_manual.state)
         check_compatible(resumed.path, ck.weight.numel(), dtype, ck.metadata, config, present)
-        before, overrides = to_manual(ck).history, resumed.overrides
+        before, overrides = as_manual.history, resumed.overrides
         went_on = _continued(resumed.path, ck.metadata, config, len(before.train_loss))
         optimizer = make_torch_optimizer(config, model)
         tck.restore(model, ck, optimizer)
@@ -181,7 +183,7 @@ def _schedule_start(
     path: Path, metadata: dict[str, str], config: RunConfig, epochs_done: int
 ) -> ScheduleStart:
     went_on = _continued(path, metadata, config, epochs_done)
-    return ScheduleStart() if went_on is None else went_on.start
+    return FRESH if went_on is None else went_on.start
 
 
 def predict(path: Path, impl: str | None, xs: list[float]) -> tuple[np.ndarray, np.ndarray]:

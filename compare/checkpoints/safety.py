@@ -54,7 +54,8 @@ MAX_METADATA = 64  # fields; ours writes about 12
 # Optimizer state that is a running sum or mean of squares, a max of magnitudes, or a step
 # size: never negative in a file an optimizer wrote.
 NONNEGATIVE = ("exp_avg_sq", "sum", "square_avg", "acc_delta", "exp_inf", "step_size")
-# Entries a family may lack (see torch_files.OPTIONAL_KEYS); the rest come together or not at all.
+# Entries a family may lack: SGD's buffer before momentum runs, Adam's max without amsgrad,
+# RMSprop's buffer without momentum and its mean gradient uncentered. The rest come together.
 OPTIONAL_KEYS = {"sgd": {"momentum_buffer"}, "adam": {"max_exp_avg_sq"},
                  "rmsprop": {"momentum_buffer", "grad_avg"}}  # fmt: skip
 
@@ -280,11 +281,7 @@ def check_values(path: Path, arrays: dict[str, object]) -> None:
             raise CheckpointError(
                 f"{path}: {name} is negative, but it is a running mean of g²; the file is damaged"
             )
-        if (
-            name.startswith("optimizer.")
-            and name.split(".")[1] in NONNEGATIVE
-            and np.any(values < 0)
-        ):
+        if entry_of(name) in NONNEGATIVE and np.any(values < 0):
             raise CheckpointError(
                 f"{path}: {name} is negative, which no optimizer writes; the file is damaged"
             )

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import manual.schedule_state as ss
-from compare.config import RunConfig
+from compare.config import CYCLES, RunConfig
 from compare.experiment import ManualRun, ScheduleStart, optimizer_options, schedule_of
 from manual.checkpoint import CheckpointError
 from manual.cycles import OneCycleLR
 from manual.schedulers import ReduceLROnPlateau, plateau_init
 
 MAX_COUNT = 10**12  # steps or epochs: more than any run here could take
-CYCLES = ("onecyclelr", "cycliclr")
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,9 @@ class Continued:
     group: dict[str, Any]  # what the schedule had written in param_groups[0]: lr, …
 
 
-def per_batch(config: RunConfig) -> bool:
-    """A cycle with mini-batches is stepped after every batch (torch's docs), else per epoch."""
-    return config.scheduler in CYCLES and config.batch_size is not None
-
-
 def steps_per_epoch(config: RunConfig) -> int:
-    """Scheduler steps in one epoch: one per batch for a cycle with batches, else one."""
-    return -(-config.n_train // config.batch_size) if per_batch(config) else 1  # type: ignore[operator]
+    """Scheduler steps in one epoch: one per batch for a cycle stepped per batch, else one."""
+    return config.scheduler_steps // config.epochs
 
 
 def template(schedule: Any) -> dict[str, Any]:  # noqa: ANN401
@@ -83,7 +77,7 @@ def continued(
             f"{epochs_done:,} epoch(s) of {steps_per_epoch(config)}; the file is inconsistent"
         )
     taken = int(metadata.get("optimizer.step", "0"))
-    if per_batch(config) and taken != steps:
+    if config.cycle_per_batch and taken != steps:
         raise CheckpointError(
             f"{path}: its cycle has taken {steps:,} steps but its optimizer {taken:,}; a cycle "
             "stepped per batch takes one with each; the file is inconsistent"
@@ -93,7 +87,7 @@ def continued(
         raise CheckpointError(f"{path}: its plateau's lr and its optimizer's lr differ")
     total = record.get("total_steps") if isinstance(schedule, OneCycleLR) else None
     if total is not None:
-        needed, left = config.epochs * steps_per_epoch(config), total - steps
+        needed, left = config.scheduler_steps, total - steps
         if needed > left:
             more = left // steps_per_epoch(config)
             how = f"pass --epochs {more:,} or fewer" if more else "start a new run instead"

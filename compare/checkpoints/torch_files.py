@@ -23,8 +23,10 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from compare.checkpoints.safety import OPTIONAL_KEYS
 from compare.files import atomic_save
 from manual.checkpoint import HISTORY_KEYS, SCALAR_KEYS, CheckpointError
+from manual.schedule_state import GROUP_KEYS
 from torch_impl.checkpoint import FORMAT, PARAM_NAMES, header, layout_tensors, run_dict
 from torch_impl.model import weight_and_bias
 from torch_impl.optim import STATE_KEYS, optimizer_family
@@ -38,16 +40,10 @@ COURSE_KEYS = {
 }
 # check(path, tensors by layout name, metadata): raise to refuse, before anything is computed.
 Check = Callable[[Path, dict[str, object], dict[str, object]], None]
-# What a schedule writes into param_groups[0], kept beside its state (manual/schedule_state.py).
-GROUP_KEYS = ("lr", "momentum", "betas")
-# Entries a family may lack: SGD's buffer before momentum runs, Adam's max without amsgrad,
-# RMSprop's buffer without momentum and its mean gradient uncentered.
-OPTIONAL_KEYS = {"sgd": {"momentum_buffer"}, "adam": {"max_exp_avg_sq"},
-                 "rmsprop": {"momentum_buffer", "grad_avg"}}  # fmt: skip
-# Where torch puts state["step"] and the scalars for a plain (not capturable) optimizer.
 # A param_group key only one family has, and that family.
 GROUP_MARKS = (("lr_decay", "adagrad"), ("centered", "rmsprop"), ("rho", "adadelta"),
                ("lambd", "asgd"), ("etas", "rprop"), ("momentum_decay", "nadam"))  # fmt: skip
+# Where torch puts state["step"] and the scalars for a plain (not capturable) optimizer.
 ON_PARAM_DEVICE = {"adagrad": {"step"}, "asgd": {"step", "eta", "mu"}}
 
 
@@ -149,10 +145,14 @@ def schedule_meta(optimizer: torch.optim.Optimizer | None, scheduler: Any) -> di
     """A scheduler's state_dict() and the entries it writes in param_groups[0], as JSON."""
     if scheduler is None or optimizer is None:
         return {}
-    group = optimizer.param_groups[0]
-    moved = {k: list(v) if isinstance(v, tuple) else v for k, v in group.items() if k in GROUP_KEYS}
     return {"scheduler": json.dumps(scheduler.state_dict()),
-            "optimizer.param_groups": json.dumps([moved])}  # fmt: skip
+            "optimizer.param_groups": scheduled_entries(optimizer.param_groups[0])}  # fmt: skip
+
+
+def scheduled_entries(group: dict[str, Any]) -> str:
+    """The entries of param_groups[0] a schedule writes (GROUP_KEYS), as a JSON list of one."""
+    moved = {k: list(v) if isinstance(v, tuple) else v for k, v in group.items() if k in GROUP_KEYS}
+    return json.dumps([moved])
 
 
 def restore_scheduler(
@@ -235,9 +235,7 @@ def _read_pth(path: Path) -> tuple[dict[str, object], dict[str, object]]:
                 step = per_param[0]["step"].item()  # torch keeps it as a float tensor
                 whole = isinstance(step, float) and step.is_integer() and step >= 0
                 metadata["optimizer.step"] = str(int(step)) if whole else str(step)
-            moved = {k: list(v) if isinstance(v, tuple) else v
-                     for k, v in group.items() if k in GROUP_KEYS}  # fmt: skip
-            metadata["optimizer.param_groups"] = json.dumps([moved])
+            metadata["optimizer.param_groups"] = scheduled_entries(group)
         except (KeyError, AttributeError, TypeError, IndexError, ValueError, RuntimeError):
             raise CheckpointError(f"{path}: optimizer_state_dict is malformed") from None
         metadata["optimizer.state"] = family

@@ -28,7 +28,7 @@ from compare.exercises.checks.optimizers import drawn, drawn_options, judge_step
 
 # --------------------------------------------------------------------------- task 17: RMSprop
 
-# Which options each case turns on; lr, α and ε are drawn in every case (RMS_RANGES).
+# Which options each case turns on; lr, α and ε are drawn in every case (optimizers.RANGES).
 RMSPROP_CASES: dict[str, dict[str, Any]] = {
     "rmsprop": {"eps": "large eps"},  # an ε large enough that its place (outside the root) shows
     "centered": {"centered": True},
@@ -39,7 +39,6 @@ RMSPROP_CASES: dict[str, dict[str, Any]] = {
     "maximize": {"maximize": True},
     "maximize + weight decay": {"maximize": True, "weight_decay": ...},
 }
-RMS_RANGES = {"rms lr": (1e-3, 5e-2), "alpha": (0.9, 0.999), "short alpha": (0.1, 0.6)}
 RMSPROP_HINTS = {
     "rmsprop": "v = α·v + (1 - α)·g², and ε goes outside the root: θ -= η·g/(√v + ε)",
     "centered": "centered: also keep ḡ = α·ḡ + (1 - α)·g, and divide by √(v - ḡ²) + ε",
@@ -56,12 +55,9 @@ RMS_STEPS = 5
 
 def drawn_rmsprop(rng: np.random.Generator, case: dict[str, Any]) -> dict[str, Any]:
     """A case's RMSprop options, every number drawn: lr, α, ε, and μ and λ where they are on."""
-    low, high = RMS_RANGES[case.get("alpha", "alpha")]
     rest = drawn_options(rng, {k: v for k, v in case.items() if k not in ("alpha", "eps")})
-    lr_low, lr_high = RMS_RANGES["rms lr"]
-    return {"lr": float(np.exp(rng.uniform(np.log(lr_low), np.log(lr_high)))),
-            "alpha": float(rng.uniform(low, high)), "eps": drawn(rng, case.get("eps", "eps")),
-            **rest}  # fmt: skip
+    return {"lr": drawn(rng, "rms lr"), "alpha": drawn(rng, case.get("alpha", "alpha")),
+            "eps": drawn(rng, case.get("eps", "eps")), **rest}  # fmt: skip
 
 
 def build_rmsprop(rng: np.random.Generator) -> Plan:

@@ -79,6 +79,9 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "loop lr": (0.01, 0.2, True),
     "eps": (1e-10, 1e-6, True),
     "large eps": (1e-3, 3e-2, True),
+    "rms lr": (1e-3, 5e-2, True),
+    "alpha": (0.9, 0.999, False),
+    "short alpha": (0.1, 0.6, False),  # RMSprop with a short memory: the newest g² dominates
 }
 
 
